@@ -1,0 +1,29 @@
+import { Command, CommanderError } from 'commander';
+import { RoadsegError } from '../util/errors.js';
+import { registerEval } from './eval.js';
+import { registerModels } from './models.js';
+import { registerRun } from './run.js';
+import { registerSegment } from './segment.js';
+
+const program = new Command('roadseg')
+  .description('real-time semantic segmentation of driving video, with a drivable-area signal')
+  .showHelpAfterError()
+  .exitOverride();
+registerRun(program);
+registerSegment(program);
+registerEval(program);
+registerModels(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (e) {
+  if (e instanceof CommanderError) {
+    process.exitCode = e.exitCode === 0 ? 0 : 2;
+  } else if (e instanceof RoadsegError) {
+    process.stderr.write(e.describe() + '\n');
+    process.exitCode = e.exitCode;
+  } else {
+    process.stderr.write(`roadseg: internal error (please report it):\n${e instanceof Error ? e.stack : String(e)}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,141 @@
+import { Command, Option } from 'commander';
+import { writeFileSync } from 'node:fs';
+import { createPipeline, type PipelineHandle } from '../pipeline/graph.js';
+import { parseConfig, readConfigFile, type PipelineConfig } from '../pipeline/config.js';
+import type { StatsSnapshot } from '../pipeline/stats.js';
+import { parseCorridor } from '../stages/drivable.js';
+import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
+import { addEngineOptions, intArg, numberArg, stderrLog } from './common.js';
+import { startProgress } from './progress.js';
+
+/** Flag name -> config key, for flags that map one to one. */
+const direct = ['realtime', 'loop', 'start', 'duration', 'stride', 'fps', 'live', 'model', 'modelsDir', 'device', 'threads', 'inputHeight', 'opacity', 'hud', 'inFlight'] as const;
+
+type RunFlags = Partial<Record<(typeof direct)[number], unknown>> & {
+  config?: string;
+  out?: string[];
+  signal?: string;
+  window?: boolean;
+  serve?: string;
+  token?: string;
+  allowOrigin?: string[];
+  corridor?: string;
+  progress?: boolean;
+  summary?: string;
+};
+
+const collect = (v: string, prev: string[] = []) => [...prev, v];
+
+export function registerRun(program: Command): void {
+  const cmd = program
+    .command('run')
+    .description('segment a video, camera or stream through the streaming graph and send the results to sinks')
+    .argument('[source]', 'video file, image file/folder/glob, camera:N, /dev/videoN, rtsp://..., http://...')
+    .argument('[sinks...]', 'sink URIs: out.mp4, signal.jsonl, signal:PATH, - (signal on stdout), window, ws://127.0.0.1:PORT')
+    .option('-c, --config <file>', 'pipeline config JSON (flags given here override it)')
+    .option('-o, --out <file>', 'overlay video file (.mp4 .mkv .avi .mov); repeatable', collect)
+    .option('-s, --signal <file>', 'drivable-area signal as JSON lines; - for stdout')
+    .option('-w, --window', 'show the overlay in a window (q or Esc stops)')
+    .option('--serve <[host:]port>', 'websocket server and browser viewer (host defaults to 127.0.0.1)')
+    .option('--token <token>', 'access token websocket clients must present')
+    .option('--allow-origin <origin>', 'browser origin allowed to connect; repeatable', collect)
+    .option('--realtime', 'deliver a file at its native frame rate, as a camera would (frames may be dropped)')
+    .option('--loop', 'start again at the end of a file or image folder')
+    .option('--start <s>', 'seconds to skip at the start', numberArg('--start', 0, 1e9))
+    .option('--duration <s>', 'seconds to process', numberArg('--duration', 0.001, 1e9))
+    .option('--stride <n>', 'keep every n-th frame', intArg('--stride'))
+    .option('--fps <n>', 'frame rate of image folders', numberArg('--fps', 0.001, 1000))
+    .addOption(new Option('--live', 'keep only the freshest frame (the default for cameras and streams)'))
+    .addOption(new Option('--no-live', 'process every frame, even of a live source'))
+    .option('--opacity <a>', 'class colour opacity, 0..1', numberArg('--opacity', 0, 1))
+    .option('--corridor <spec>', 'ego corridor: centerX,topY,bottomY,topWidth,bottomWidth (fractions)')
+    .option('--no-hud', 'no text line on the overlay')
+    .option('--in-flight <n>', 'frames decoded ahead of the sinks, at most (default 3)', intArg('--in-flight'))
+    .option('--no-progress', 'no progress bar')
+    .option('--summary <file>', 'also write the end-of-run summary as JSON');
+  addEngineOptions(cmd).action(async (source: string | undefined, sinkUris: string[], flags: RunFlags, command: Command) => {
+    const config = buildConfig(source, sinkUris, flags, command);
+    const pipeline = await createPipeline(config, { log: stderrLog });
+    const { stream } = pipeline.context;
+    stderrLog(`${stream.kind} ${stream.uri}: ${stream.width}x${stream.height} @ ${stream.fps.toFixed(2)} fps${stream.frameCount ? `, ${stream.frameCount} frames` : ''}; ${(config.live ?? stream.live) ? 'freshest-frame' : 'lossless'} policy; sinks: ${pipeline.sinks.map((s) => s.name).join(', ') || 'none'}`);
+    const interrupted = handleSignals(pipeline);
+    const progress = flags.progress !== false ? startProgress(pipeline) : undefined;
+    let summary: StatsSnapshot;
+    try {
+      summary = await pipeline.run();
+    } finally {
+      progress?.stop();
+      interrupted.dispose();
+    }
+    printSummary(summary, pipeline);
+    if (flags.summary) writeFileSync(flags.summary, JSON.stringify({ ...summary, model: pipeline.context.manifest.id, device: pipeline.context.device, source: stream }, null, 2) + '\n');
+    if (interrupted.signal) process.exitCode = interrupted.signal === 'SIGTERM' ? 143 : ExitCode.interrupted;
+  });
+}
+
+function buildConfig(source: string | undefined, sinkUris: string[], flags: RunFlags, command: Command): PipelineConfig {
+  const base: Record<string, unknown> = flags.config ? readConfigFile(flags.config) : {};
+  const given = (name: string) => command.getOptionValueSource(name) === 'cli';
+  for (const key of direct) if (given(key)) base[key] = flags[key];
+  if (source) base.source = source;
+  if (!base.source) throw new RoadsegError('no source given', { hint: 'roadseg run <video|camera:N|rtsp://...|folder> [sinks...], or a config file with "source"', exitCode: ExitCode.usage });
+  const sinks = [...((base.sinks as string[] | undefined) ?? []), ...sinkUris, ...(flags.out ?? [])];
+  if (flags.signal) sinks.push(flags.signal === '-' ? '-' : `signal:${flags.signal}`);
+  if (flags.window) sinks.push('window');
+  if (flags.serve) sinks.push(serveUri(flags.serve));
+  base.sinks = sinks;
+  if (flags.corridor) {
+    try {
+      base.corridor = parseCorridor(flags.corridor);
+    } catch (e) {
+      throw new RoadsegError(messageOf(e), { exitCode: ExitCode.usage });
+    }
+  }
+  const serve = { ...((base.serve as object | undefined) ?? {}) } as Record<string, unknown>;
+  if (flags.token) serve.token = flags.token;
+  if (flags.allowOrigin) serve.origins = flags.allowOrigin;
+  base.serve = serve;
+  return parseConfig(base, flags.config ?? 'command line');
+}
+
+/** `8080`, `:8080`, `0.0.0.0:8080` -> ws://host:port (loopback unless a host is given). */
+export function serveUri(spec: string): string {
+  const m = /^(?:(.*):)?(\d+)$/.exec(spec);
+  if (!m) throw new RoadsegError(`--serve expects [host:]port, got "${spec}"`, { exitCode: ExitCode.usage });
+  return `ws://${m[1] || '127.0.0.1'}:${m[2]}`;
+}
+
+/** First SIGINT/SIGTERM: graceful stop (sinks finalised). Second: immediate stop, still finalising. */
+function handleSignals(pipeline: PipelineHandle) {
+  const state: { signal?: NodeJS.Signals; dispose: () => void } = { dispose: () => {} };
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (!state.signal) {
+      state.signal = sig;
+      stderrLog(`${sig}: stopping after the frames in flight (press Ctrl-C again to stop at once)`);
+      pipeline.stop();
+    } else {
+      stderrLog(`${sig} again: stopping now`);
+      pipeline.abort();
+    }
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  state.dispose = () => {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+  return state;
+}
+
+function printSummary(s: StatsSnapshot, p: PipelineHandle): void {
+  const drops = Object.entries(s.drops).map(([k, v]) => `${v} ${k}`).join(', ') || 'none';
+  const lines = [
+    `done: ${s.framesIn} frames in, ${s.framesOut} out in ${s.elapsedS.toFixed(1)} s (${s.fps.toFixed(2)} fps) on ${p.context.device}, model ${p.context.manifest.id}`,
+    `drops: ${drops}`,
+    `latency ms      p50     p95     max`,
+    ...Object.entries(s.latencyMs)
+      .filter(([, v]) => v.n > 0)
+      .map(([k, v]) => `  ${k.padEnd(11)} ${v.p50.toFixed(1).padStart(7)} ${v.p95.toFixed(1).padStart(7)} ${v.max.toFixed(1).padStart(7)}`),
+  ];
+  process.stderr.write(lines.join('\n') + '\n');
+}

@@ -1,0 +1,72 @@
+import type { Command } from 'commander';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { basename, extname, join, resolve } from 'node:path';
+import { Segmenter } from '../pipeline/segmenter.js';
+import { parseCorridor, type EgoCorridor } from '../stages/drivable.js';
+import { labelsToMat, resizeLabels } from '../stages/postprocess.js';
+import { expandImageInputs, readImage } from '../sources/images.js';
+import { cv } from '../util/cv.js';
+import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
+import { addEngineOptions, createEngine, numberArg, type EngineFlags } from './common.js';
+
+interface SegmentFlags extends EngineFlags {
+  out: string;
+  opacity: number;
+  corridor?: EgoCorridor;
+  hud: boolean;
+}
+
+export function ensureWritableDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new RoadsegError(`cannot create output folder ${dir}: ${messageOf(e)}`, { where: resolve(dir), hint: 'choose a writable folder with --out', exitCode: ExitCode.output });
+  }
+}
+
+export function registerSegment(program: Command): void {
+  addEngineOptions(
+    program
+      .command('segment')
+      .description('segment still images: per image an overlay PNG, a label PNG (trainIds, 8-bit) and a JSON summary')
+      .argument('<inputs...>', 'image files, folders of images, or globs (dir/*.png)')
+      .option('-o, --out <dir>', 'output folder', 'out/segment')
+      .option('--opacity <a>', 'class colour opacity in the overlay, 0..1', numberArg('--opacity', 0, 1), 0.45)
+      .option('--corridor <spec>', 'ego corridor: centerX,topY,bottomY,topWidth,bottomWidth as fractions (default 0.5,0.6,1,0.1,0.7)', parseCorridorArg)
+      .option('--no-hud', 'no text line on the overlay'),
+  ).action(async (inputs: string[], flags: SegmentFlags) => {
+    const files = expandImageInputs(inputs);
+    ensureWritableDir(flags.out);
+    const engine = await createEngine(flags);
+    const segmenter = new Segmenter(engine, { overlay: { opacity: flags.opacity }, hud: flags.hud, analysis: flags.corridor ? { corridor: flags.corridor } : {} });
+    for (const file of files) {
+      const image = readImage(file);
+      const r = await segmenter.segment(image);
+      const stem = basename(file, extname(file));
+      const labelsFull = resizeLabels(r.labels, image.cols, image.rows);
+      cv.imwrite(join(flags.out, `${stem}_overlay.png`), r.overlay);
+      cv.imwrite(join(flags.out, `${stem}_labels.png`), labelsToMat(labelsFull));
+      const summary = {
+        image: resolve(file),
+        width: image.cols,
+        height: image.rows,
+        model: engine.manifest.id,
+        device: engine.provider,
+        inputSize: { width: r.analysis.width, height: r.analysis.height },
+        ...r.summary,
+        timings: Object.fromEntries(Object.entries(r.timings).map(([k, v]) => [k, Math.round(v * 100) / 100])),
+      };
+      writeFileSync(join(flags.out, `${stem}.json`), JSON.stringify(summary, null, 2) + '\n');
+      console.log(`${file}: drivable ${r.summary.drivablePct.toFixed(1)}%, ego corridor ${r.summary.egoCorridorPct.toFixed(1)}%, ${r.timings.inferMs.toFixed(0)} ms on ${engine.provider} -> ${join(flags.out, stem)}_{overlay,labels}.png, .json`);
+    }
+    await engine.dispose();
+  });
+}
+
+function parseCorridorArg(text: string): EgoCorridor {
+  try {
+    return parseCorridor(text);
+  } catch (e) {
+    throw new RoadsegError(messageOf(e), { exitCode: ExitCode.usage });
+  }
+}

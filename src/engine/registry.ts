@@ -1,0 +1,168 @@
+/**
+ * Model registry: one JSON manifest per model in the repository's `models/` folder; the weights
+ * live in a models directory outside the repository and are verified by sha256 before use.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { ExitCode, RoadsegError } from '../util/errors.js';
+
+const rgb = z.tuple([z.number().int().min(0).max(255), z.number().int().min(0).max(255), z.number().int().min(0).max(255)]);
+
+const sizeRule = z.discriminatedUnion('rule', [
+  z.object({ rule: z.literal('fixed'), height: z.number().int().positive(), width: z.number().int().positive() }),
+  z.object({
+    rule: z.literal('dynamic'),
+    /** Sizes are `stride * k + offset` (DeepLab: 16k+1). */
+    stride: z.number().int().positive(),
+    offset: z.number().int().min(0),
+    defaultHeight: z.number().int().positive(),
+    preferred: z.array(z.tuple([z.number().int(), z.number().int()])),
+  }),
+]);
+
+export const ModelManifestSchema = z.object({
+  id: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/),
+  name: z.string(),
+  default: z.boolean().default(false),
+  weights: z.string(),
+  sha256: z.string().regex(/^[0-9a-f]{64}$/),
+  input: z.object({
+    name: z.string(),
+    layout: z.literal('NHWC'),
+    dtype: z.literal('uint8'),
+    colorOrder: z.enum(['RGB', 'BGR']),
+  }),
+  size: sizeRule,
+  outputs: z.object({
+    labels: z.object({ name: z.string(), dtype: z.literal('uint8') }),
+    logits: z.object({ name: z.string(), dtype: z.literal('float32'), channels: z.number().int(), stride: z.number().int() }),
+  }),
+  voidLabel: z.number().int(),
+  classes: z.array(z.string()).min(1),
+  palette: z.array(rgb),
+  licence: z.string(),
+  origin: z.string(),
+  accuracy: z.object({ metric: z.string(), dataset: z.string(), value: z.number() }),
+});
+
+/** A manifest as registered, with the file it was read from. */
+export type ModelManifest = z.infer<typeof ModelManifestSchema> & { manifestPath: string };
+export type SizeRule = ModelManifest['size'];
+
+/** The repository root (this file is at dist/src/engine/ or src/engine/). */
+export const packageRoot = (() => {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) {
+    const up = dirname(dir);
+    if (up === dir) throw new Error('roadseg: package.json not found above ' + fileURLToPath(import.meta.url));
+    dir = up;
+  }
+  return dir;
+})();
+
+export const manifestDir = join(packageRoot, 'models');
+
+let cached: ModelManifest[] | undefined;
+
+/** All registered models, the default first. */
+export function listManifests(dir = manifestDir): ModelManifest[] {
+  if (dir === manifestDir && cached) return cached;
+  const out = readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()
+    .map((f) => loadManifestFile(join(dir, f)));
+  out.sort((a, b) => Number(b.default) - Number(a.default));
+  if (dir === manifestDir) cached = out;
+  return out;
+}
+
+/** Reads and validates one manifest file (also a user's own, given as `--model path.json`). */
+export function loadManifestFile(path: string): ModelManifest {
+  let json: unknown;
+  try {
+    json = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new RoadsegError(`cannot read model manifest: ${e instanceof Error ? e.message : String(e)}`, { where: path, exitCode: ExitCode.model });
+  }
+  const parsed = ModelManifestSchema.safeParse(json);
+  if (!parsed.success) {
+    throw new RoadsegError(`invalid model manifest: ${z.prettifyError(parsed.error)}`, { where: path, hint: 'see models/*.json for the fields', exitCode: ExitCode.model });
+  }
+  if (parsed.data.palette.length !== parsed.data.classes.length) {
+    throw new RoadsegError('palette and classes differ in length', { where: path, exitCode: ExitCode.model });
+  }
+  return { ...parsed.data, manifestPath: resolve(path) };
+}
+
+/** A registered model by id, or a manifest file by path; the default model when absent. */
+export function getManifest(id?: string): ModelManifest {
+  if (id?.endsWith('.json')) return loadManifestFile(id);
+  const all = listManifests();
+  if (id === undefined) {
+    const def = all.find((m) => m.default);
+    if (!def) throw new RoadsegError('no default model is registered', { where: manifestDir, exitCode: ExitCode.model });
+    return def;
+  }
+  const found = all.find((m) => m.id === id);
+  if (!found) {
+    throw new RoadsegError(`unknown model "${id}"`, {
+      hint: `registered models: ${all.map((m) => m.id).join(', ')} (see \`roadseg models\`)`,
+      exitCode: ExitCode.model,
+    });
+  }
+  return found;
+}
+
+/**
+ * Where weights are looked for, in order: the explicit flag alone, else $ROADSEG_MODELS_DIR, the
+ * folder of a user's own manifest, ./models-data, ../shared/models beside the repository and
+ * beside the working directory.
+ */
+export function modelSearchDirs(explicit?: string, manifest?: ModelManifest): string[] {
+  if (explicit) return [resolve(explicit)];
+  const own = manifest && dirname(manifest.manifestPath) !== manifestDir ? dirname(manifest.manifestPath) : undefined;
+  const dirs = [
+    process.env.ROADSEG_MODELS_DIR,
+    own,
+    join(packageRoot, 'models-data'),
+    join(packageRoot, '..', 'shared', 'models'),
+    join(process.cwd(), '..', 'shared', 'models'),
+  ].filter((d): d is string => !!d);
+  return [...new Set(dirs.map((d) => resolve(d)))];
+}
+
+export function findWeights(manifest: ModelManifest, modelsDir?: string): string {
+  const dirs = modelSearchDirs(modelsDir, manifest);
+  for (const dir of dirs) {
+    const p = join(dir, manifest.weights);
+    if (existsSync(p) && statSync(p).isFile()) return p;
+  }
+  throw new RoadsegError(`weights for model "${manifest.id}" not found: ${manifest.weights}`, {
+    where: `looked in ${dirs.join(', ')}`,
+    hint: 'put the .onnx file in one of these folders, or pass --models-dir DIR / set ROADSEG_MODELS_DIR',
+    exitCode: ExitCode.model,
+  });
+}
+
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** Finds the weights and checks their sha256 against the manifest. */
+export async function resolveVerifiedWeights(manifest: ModelManifest, modelsDir?: string): Promise<string> {
+  const path = findWeights(manifest, modelsDir);
+  const actual = await sha256File(path);
+  if (actual !== manifest.sha256) {
+    throw new RoadsegError(`checksum mismatch for model "${manifest.id}": sha256 ${actual}, expected ${manifest.sha256}`, {
+      where: path,
+      hint: 'the file is damaged or a different model; replace it with the original weights (see models/*.json for the origin)',
+      exitCode: ExitCode.model,
+    });
+  }
+  return path;
+}

@@ -1,0 +1,20 @@
+/** roadseg as a library: the streaming graph, the engine, and the pure stages. */
+export { createPipeline, type PipelineHandle, type PipelineOptions } from './pipeline/graph.js';
+export { PipelineConfigSchema, parseConfig, type PipelineConfig, type PipelineConfigInput } from './pipeline/config.js';
+export type { Frame, FrameMeta, ProcessedFrame, Sink, StreamInfo, PipelineContext, FrameTimings } from './pipeline/types.js';
+export { signalVersion, type SignalMessage } from './pipeline/signal.js';
+export type { StatsSnapshot } from './pipeline/stats.js';
+export { Segmenter, type SegmentResult } from './pipeline/segmenter.js';
+export { SegmentationEngine, type EngineOptions } from './engine/engine.js';
+export { planProviders, probeDevices, type DeviceChoice, type Provider } from './engine/devices.js';
+export { listManifests, getManifest, type ModelManifest } from './engine/registry.js';
+export { openSource, type FrameSource, type SourceOptions } from './sources/index.js';
+export { openSink } from './sinks/index.js';
+export { RoadsegError } from './util/errors.js';
+export * from './stages/analyse.js';
+export * from './stages/drivable.js';
+export * from './stages/edges.js';
+export * from './stages/histogram.js';
+export * from './stages/metrics.js';
+export * from './stages/palette.js';
+export type { LabelMap } from './stages/labelmap.js';

@@ -1,0 +1,72 @@
+/** Counters and latency distributions of a run: what the end-of-run summary reports. */
+
+export class LatencySamples {
+  private readonly values: number[] = [];
+  private max = 0;
+  /** Keeps at most this many samples (a reservoir), so long runs stay bounded in memory. */
+  constructor(private readonly cap = 10_000) {}
+  private seen = 0;
+
+  add(ms: number): void {
+    this.seen++;
+    if (ms > this.max) this.max = ms;
+    if (this.values.length < this.cap) this.values.push(ms);
+    else {
+      const j = Math.floor(Math.random() * this.seen);
+      if (j < this.cap) this.values[j] = ms;
+    }
+  }
+
+  summary(): { p50: number; p95: number; max: number; n: number } {
+    const s = [...this.values].sort((a, b) => a - b);
+    const q = (p: number) => (s.length ? s[Math.min(s.length - 1, Math.floor(p * s.length))]! : 0);
+    const r = (x: number) => Math.round(x * 10) / 10;
+    return { p50: r(q(0.5)), p95: r(q(0.95)), max: r(this.max), n: this.seen };
+  }
+}
+
+export const stageNames = ['queue', 'preprocess', 'infer', 'analyse', 'render', 'sinks', 'endToEnd'] as const;
+export type StageName = (typeof stageNames)[number];
+
+export class RunStats {
+  framesIn = 0;
+  framesOut = 0;
+  readonly drops = new Map<string, number>();
+  readonly latency = new Map<StageName, LatencySamples>(stageNames.map((s) => [s, new LatencySamples()]));
+  private readonly t0 = performance.now();
+  private tLast = this.t0;
+
+  drop(cause: string, n = 1): void {
+    this.drops.set(cause, (this.drops.get(cause) ?? 0) + n);
+  }
+
+  sample(stage: StageName, ms: number): void {
+    this.latency.get(stage)!.add(ms);
+  }
+
+  frameDone(): void {
+    this.framesOut++;
+    this.tLast = performance.now();
+  }
+
+  get elapsedS(): number {
+    return (this.tLast - this.t0) / 1000;
+  }
+
+  get fps(): number {
+    return this.elapsedS > 0 ? this.framesOut / this.elapsedS : 0;
+  }
+
+  snapshot() {
+    return {
+      framesIn: this.framesIn,
+      framesOut: this.framesOut,
+      drops: Object.fromEntries(this.drops),
+      elapsedS: Math.round(this.elapsedS * 100) / 100,
+      fps: Math.round(this.fps * 100) / 100,
+      latencyMs: Object.fromEntries([...this.latency].map(([k, v]) => [k, v.summary()])),
+    };
+  }
+}
+
+export type StatsSnapshot = ReturnType<RunStats['snapshot']>;

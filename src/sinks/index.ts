@@ -1,0 +1,30 @@
+/**
+ * Sinks chosen by URI-like strings, as jetson-inference's videoOutput: a video file (.mp4 .mkv
+ * .avi .mov), a signal file (.jsonl, .ndjson, signal:PATH, or - for stdout), `window`, or a
+ * websocket server (ws://[host]:port).
+ */
+import { extname } from 'node:path';
+import { ExitCode, RoadsegError } from '../util/errors.js';
+import type { PipelineConfig } from '../pipeline/config.js';
+import type { Sink } from '../pipeline/types.js';
+import { SignalSink } from './signal.js';
+import { VideoFileSink } from './video.js';
+import { WindowSink } from './window.js';
+
+export interface SinkDeps {
+  /** Asks the pipeline to stop gracefully (a window's q / Esc). */
+  stop: () => void;
+  serve: PipelineConfig['serve'];
+}
+
+export function openSink(uri: string, deps: SinkDeps): Sink {
+  if (uri === 'window' || uri === 'display://') return new WindowSink(deps.stop);
+  if (uri === '-' || uri === 'signal:-') return new SignalSink('-');
+  if (uri.startsWith('signal:')) return new SignalSink(uri.slice('signal:'.length));
+  const ext = extname(uri).toLowerCase();
+  if (ext === '.jsonl' || ext === '.ndjson') return new SignalSink(uri);
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) {
+    throw new RoadsegError(`unknown sink URI: ${uri}`, { hint: 'sinks: out.mp4, signal.jsonl, signal:PATH, -, window, ws://127.0.0.1:PORT', exitCode: ExitCode.usage });
+  }
+  return new VideoFileSink(uri);
+}

@@ -1,0 +1,25 @@
+/** The one interface every source implements, and the options they share. */
+import type { Frame, StreamInfo } from '../pipeline/types.js';
+
+export interface SourceOptions {
+  /** Deliver a file at its native frame rate, as a camera would (then frames may be dropped). */
+  realtime?: boolean;
+  /** Start again at the end (files and image folders). */
+  loop?: boolean;
+  /** Seconds to skip at the start. */
+  start?: number;
+  /** Seconds to deliver, from `start`. */
+  duration?: number;
+  /** Keep every n-th frame. */
+  stride?: number;
+  /** Frame rate of image folders (frames per second). */
+  fps?: number;
+}
+
+export interface FrameSource {
+  readonly info: StreamInfo;
+  /** The next frame, or null at the end of the input. Calls are never concurrent. */
+  read(): Promise<Frame | null>;
+  /** Releases the device or file. Idempotent. */
+  close(): void;
+}

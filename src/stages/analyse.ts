@@ -1,0 +1,75 @@
+import { drivableArea, drivableLut, drivableMask, type EgoCorridor } from './drivable.js';
+import { roadEdges, type RoadEdges } from './edges.js';
+import { classHistogram, histogramFractions, type ClassHistogram } from './histogram.js';
+import { heightOf, widthOf, type LabelMap } from './labelmap.js';
+
+export interface AnalysisConfig {
+  corridor: EgoCorridor;
+  /** Class ids that count as drivable (road, trainId 0, by default). */
+  drivableClasses: readonly number[];
+  /** Image rows (fractions of the height, top = 0) at which the road boundaries are reported. */
+  edgeRows: readonly number[];
+  /** Class names, index = class id. */
+  classNames: readonly string[];
+}
+
+export interface FrameAnalysis {
+  drivableFraction: number;
+  egoFraction: number;
+  histogram: ClassHistogram;
+  edges: RoadEdges;
+  /** Size of the analysed label map. */
+  width: number;
+  height: number;
+}
+
+/** Road boundary at one reported row: x as a fraction of the width, null where there is none. */
+export interface EdgeSample {
+  y: number;
+  left: number | null;
+  right: number | null;
+}
+
+/** The machine-readable part shared by the segment summary and the signal. */
+export interface DrivableSummary {
+  drivablePct: number;
+  egoCorridorPct: number;
+  roadEdges: EdgeSample[];
+  histogram: Record<string, number>;
+}
+
+export function analyse(labels: LabelMap, cfg: AnalysisConfig, lut = drivableLut(cfg.drivableClasses)): FrameAnalysis {
+  const width = widthOf(labels);
+  const height = heightOf(labels);
+  const mask = drivableMask(labels, lut);
+  const area = drivableArea(labels, cfg.corridor, lut);
+  return {
+    drivableFraction: area.drivableFraction,
+    egoFraction: area.egoFraction,
+    histogram: classHistogram(labels, cfg.classNames.length),
+    edges: roadEdges(mask, width, height, cfg.corridor.centerX),
+    width,
+    height,
+  };
+}
+
+const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+export function summarize(a: FrameAnalysis, cfg: AnalysisConfig): DrivableSummary {
+  const roadEdges = cfg.edgeRows.map((y) => {
+    const row = Math.min(a.height - 1, Math.round(y * (a.height - 1)));
+    const l = a.edges.left[row]!;
+    const r = a.edges.right[row]!;
+    return { y, left: l < 0 ? null : round(l / (a.width - 1), 4), right: r < 0 ? null : round(r / (a.width - 1), 4) };
+  });
+  return {
+    drivablePct: round(a.drivableFraction * 100, 2),
+    egoCorridorPct: round(a.egoFraction * 100, 2),
+    roadEdges,
+    histogram: histogramFractions(a.histogram, cfg.classNames),
+  };
+}
+
+export function hudLine(s: DrivableSummary, extra = ''): string {
+  return `drivable ${s.drivablePct.toFixed(1)}%  ego ${s.egoCorridorPct.toFixed(1)}%${extra ? '  ' + extra : ''}`;
+}
