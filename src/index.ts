@@ -1,5 +1,5 @@
 /** roadseg as a library: the streaming graph, the engine, and the pure stages. */
-export { createPipeline, type PipelineHandle, type PipelineOptions } from './pipeline/graph.js';
+export { createPipeline, type PipelineHandle, type PipelineOptions, type RunSummary } from './pipeline/graph.js';
 export { PipelineConfigSchema, parseConfig, type PipelineConfig, type PipelineConfigInput } from './pipeline/config.js';
 export type { Frame, FrameMeta, ProcessedFrame, Sink, StreamInfo, PipelineContext, FrameTimings } from './pipeline/types.js';
 export { signalVersion, type SignalMessage } from './pipeline/signal.js';

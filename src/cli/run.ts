@@ -1,8 +1,7 @@
 import { Command, Option } from 'commander';
 import { writeFileSync } from 'node:fs';
-import { createPipeline, type PipelineHandle } from '../pipeline/graph.js';
+import { createPipeline, type PipelineHandle, type RunSummary } from '../pipeline/graph.js';
 import { parseConfig, readConfigFile, type PipelineConfig } from '../pipeline/config.js';
-import type { StatsSnapshot } from '../pipeline/stats.js';
 import { parseCorridor } from '../stages/drivable.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
 import { addEngineOptions, intArg, numberArg, stderrLog } from './common.js';
@@ -60,7 +59,7 @@ export function registerRun(program: Command): void {
     stderrLog(`${stream.kind} ${stream.uri}: ${stream.width}x${stream.height} @ ${stream.fps.toFixed(2)} fps${stream.frameCount ? `, ${stream.frameCount} frames` : ''}; ${(config.live ?? stream.live) ? 'freshest-frame' : 'lossless'} policy; sinks: ${pipeline.sinks.map((s) => s.name).join(', ') || 'none'}`);
     const interrupted = handleSignals(pipeline);
     const progress = flags.progress !== false ? startProgress(pipeline) : undefined;
-    let summary: StatsSnapshot;
+    let summary: RunSummary;
     try {
       summary = await pipeline.run();
     } finally {
@@ -127,11 +126,12 @@ function handleSignals(pipeline: PipelineHandle) {
   return state;
 }
 
-function printSummary(s: StatsSnapshot, p: PipelineHandle): void {
+function printSummary(s: RunSummary, p: PipelineHandle): void {
   const drops = Object.entries(s.drops).map(([k, v]) => `${v} ${k}`).join(', ') || 'none';
   const lines = [
     `done: ${s.framesIn} frames in, ${s.framesOut} out in ${s.elapsedS.toFixed(1)} s (${s.fps.toFixed(2)} fps) on ${p.context.device}, model ${p.context.manifest.id}`,
     `drops: ${drops}`,
+    ...Object.entries(s.sinks).map(([name, c]) => `sink ${name}: ${Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ')}`),
     `latency ms      p50     p95     max`,
     ...Object.entries(s.latencyMs)
       .filter(([, v]) => v.n > 0)

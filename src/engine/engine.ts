@@ -8,7 +8,21 @@ import * as ort from 'onnxruntime-node';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
 import { labelMap, type LabelMap } from '../stages/labelmap.js';
 import { inputSize, type InputSize } from '../stages/input-size.js';
-import { cudaProviderLibrary, ortBinaryDir, planProviders, probeDevices, type DeviceChoice, type DeviceProbe, type Provider } from './devices.js';
+import {
+  cudaProviderLibrary,
+  describeVulkan,
+  ensureXdgRuntimeDir,
+  nvidiaIcdOffPath,
+  ortBinaryDir,
+  planProviders,
+  probeDevices,
+  sharedProviderLibrary,
+  webgpuIsSoftware,
+  type DeviceChoice,
+  type DeviceProbe,
+  type Provider,
+} from './devices.js';
+import { WorkerSession } from './worker-session.js';
 import { getManifest, resolveVerifiedWeights, type ModelManifest } from './registry.js';
 
 /** A packed model input: [1, height, width, 3] bytes in the model's colour order. */
@@ -23,6 +37,11 @@ export interface EngineOptions {
   threads?: number;
   /** Model input height for dynamic-size models (snapped to the size rule). */
   inputHeight?: number;
+  /**
+   * Layout WebGPU runs layout-sensitive operators (convolutions) in. NHWC (the default) was
+   * measured faster than NCHW on lavapipe, with identical labels; `bench/gpu.ts` compares both.
+   */
+  webgpuLayout?: 'NHWC' | 'NCHW';
   /** Skip the warm-up run. */
   noWarmup?: boolean;
   /** Where decisions are reported (stderr in the CLI). */
@@ -42,7 +61,7 @@ export class SegmentationEngine {
     readonly provider: Provider,
     /** Why this provider (the device decision, for logs and summaries). */
     readonly deviceReason: string,
-    private readonly session: ort.InferenceSession,
+    private readonly session: WorkerSession,
     private readonly inputHeight: number | undefined,
   ) {}
 
@@ -57,23 +76,38 @@ export class SegmentationEngine {
     const failures: string[] = [];
     for (const provider of plan.tries) {
       if (provider === 'cuda' && !probe.cudaProvider) {
-        failures.push(`cuda: ${cudaProviderLibrary} is not installed in ${ortBinaryDir()}`);
+        failures.push(`cuda: ${cudaProviderLibrary} (with ${sharedProviderLibrary}) is not installed in ${ortBinaryDir()}`);
+        if (!plan.explicit) log(`device: ${failures.at(-1)}, trying the next`);
         continue;
       }
-      let session: ort.InferenceSession;
+      if (provider === 'webgpu') {
+        try {
+          ensureXdgRuntimeDir();
+        } catch {
+          // Dawn may still work without it; its own error says so if not
+        }
+      }
+      let session: WorkerSession;
       try {
-        session = await ort.InferenceSession.create(weightsPath, {
-          executionProviders: [provider],
+        session = await WorkerSession.create(weightsPath, {
+          executionProviders: [providerConfig(provider, opts)],
           graphOptimizationLevel: 'all',
           ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
         });
       } catch (e) {
-        failures.push(`${provider}: ${messageOf(e).split('\n')[0]}`);
-        if (!plan.explicit) log(`device: ${provider} unavailable (${failures.at(-1)}), trying the next`);
+        failures.push(`${provider}: ${explainFailure(provider, e, probe)}`);
+        if (!plan.explicit) log(`device: ${failures.at(-1)}; trying the next`);
         continue;
       }
       checkContract(session, manifest, weightsPath);
-      const reason = plan.explicit ? plan.reason : `auto: ${plan.reason}; using ${provider}`;
+      let reason = plan.explicit ? plan.reason : `auto: ${plan.reason}; using ${provider}`;
+      if (provider === 'webgpu') {
+        reason += ` (Vulkan: ${describeVulkan(probe)})`;
+        if (webgpuIsSoftware(probe)) {
+          reason += '; no hardware GPU with a Vulkan driver: WebGPU runs on a software Vulkan driver, on the CPU';
+          log('device: warning: webgpu has no hardware GPU here and runs on the CPU through a software Vulkan driver (lavapipe): expect seconds per frame');
+        }
+      }
       log(`device: ${provider} (${reason})`);
       const engine = new SegmentationEngine(manifest, weightsPath, provider, reason, session, opts.inputHeight);
       if (!opts.noWarmup) await engine.warmup();
@@ -81,7 +115,7 @@ export class SegmentationEngine {
     }
     throw new RoadsegError(`execution provider unavailable for --device ${opts.device ?? 'auto'}`, {
       where: failures.join('; '),
-      hint: deviceHint(plan.tries[0]!),
+      hint: deviceHint(plan.tries[0]!, probe),
       exitCode: ExitCode.device,
     });
   }
@@ -103,9 +137,7 @@ export class SegmentationEngine {
     const t0 = performance.now();
     const result = await this.session.run(feeds, [labelsName]);
     this.lastInferMs = performance.now() - t0;
-    const labels = result[labelsName]!;
-    const data = labels.data as Uint8Array;
-    labels.dispose?.();
+    const data = result[labelsName]!.data as Uint8Array;
     return labelMap(data, height, width);
   }
 
@@ -114,19 +146,53 @@ export class SegmentationEngine {
   }
 }
 
-function deviceHint(provider: Provider): string {
+/** The provider as onnxruntime-node takes it, with its options. */
+function providerConfig(provider: Provider, opts: EngineOptions): ort.InferenceSession.ExecutionProviderConfig {
+  switch (provider) {
+    case 'webgpu':
+      return { name: 'webgpu', preferredLayout: opts.webgpuLayout ?? 'NHWC' };
+    case 'cuda':
+      return { name: 'cuda', deviceId: 0 };
+    case 'cpu':
+      return 'cpu';
+  }
+}
+
+/** One line saying why a provider did not start, without onnxruntime's source paths. */
+export function explainFailure(provider: Provider, thrown: unknown, probe: DeviceProbe): string {
+  const full = messageOf(thrown);
+  const first = (full.split('\n').find((l) => l.trim()) ?? full).trim();
+  // "/onnxruntime_src/.../file.cc:136 fn(...) cond was false. Real message" -> "Real message"
+  const short = first.replace(/^\/onnxruntime_src\/\S+\s.*?(?:was false\.|\]\s)\s*/, '').slice(0, 300);
+  if (provider === 'webgpu' && /adapter|vkCreateInstance|vulkan/i.test(full)) {
+    return `Dawn found no usable Vulkan adapter (${short}; Vulkan here: ${describeVulkan(probe)})`;
+  }
+  if (provider === 'cuda') {
+    const missing = /([\w.+-]+\.so(?:\.\d+)*): cannot open shared object file/.exec(full)?.[1];
+    if (missing) return `the CUDA provider is installed but ${missing} was not found (it needs CUDA 12.x and cuDNN 9.x libraries on the library path)`;
+    if (/Failed to load|shared library/i.test(full)) return `the CUDA provider is installed but could not be loaded: ${short}`;
+  }
+  return short;
+}
+
+function deviceHint(provider: Provider, probe: DeviceProbe): string {
   switch (provider) {
     case 'cuda':
-      return 'install the CUDA provider with `npm run install:cuda` (needs network, CUDA 12 and cuDNN 9), or use --device auto|cpu|webgpu';
-    case 'webgpu':
-      return 'WebGPU needs a Vulkan driver (a GPU driver, or Mesa >= 25 lavapipe: `npm run setup` installs it) and XDG_RUNTIME_DIR; or use --device cpu';
+      return probe.cudaProvider
+        ? 'the CUDA provider needs an NVIDIA GPU and driver, CUDA 12.x and cuDNN 9.x libraries (LD_LIBRARY_PATH or ldconfig); or use --device auto|cpu|webgpu'
+        : 'install the CUDA provider with `npm run install:cuda` (needs network, CUDA 12 and cuDNN 9), or use --device auto|cpu|webgpu';
+    case 'webgpu': {
+      const icd = probe.nvidiaGpu ? nvidiaIcdOffPath() : undefined;
+      const nvidia = icd ? `; NVIDIA's Vulkan driver is at ${icd}: set VK_DRIVER_FILES=${icd}` : '';
+      return `WebGPU needs the Vulkan loader (libvulkan1) and a Vulkan driver (a GPU driver, or Mesa >= 25 lavapipe: \`npm run setup\` installs it)${nvidia}; or use --device cpu`;
+    }
     case 'cpu':
       return 'the CPU provider is bundled with onnxruntime-node: reinstall with `npm run setup`';
   }
 }
 
 /** The graph's real inputs and outputs must be what the manifest says. */
-function checkContract(session: ort.InferenceSession, m: ModelManifest, path: string): void {
+function checkContract(session: WorkerSession, m: ModelManifest, path: string): void {
   const problems: string[] = [];
   const input = session.inputMetadata.find((v) => v.name === m.input.name);
   if (!input) {

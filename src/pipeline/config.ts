@@ -44,6 +44,10 @@ export const PipelineConfigSchema = z
         heartbeatMs: z.number().int().positive().optional(),
         jpegQuality: z.number().int().min(1).max(100).optional(),
         classMapScale: z.number().int().min(1).max(16).optional(),
+        /** Clients connected at once, at most; more are refused (HTTP 503). */
+        maxClients: z.number().int().min(1).max(1000).optional(),
+        /** Bytes queued for one client above which its signal and class map messages are dropped. */
+        maxBufferedBytes: z.number().int().min(1024).optional(),
       })
       .default({}),
   })

@@ -10,7 +10,7 @@
  * whatever the speed of the source and sinks. Decoding (libuv pool), inference (onnxruntime's
  * threads) and video encoding (libuv pool) of different frames overlap.
  */
-import { Subject, concatMap, lastValueFrom, map, takeUntil, takeWhile, tap, type Observable } from 'rxjs';
+import { Subject, asapScheduler, concatMap, lastValueFrom, map, observeOn, takeUntil, takeWhile, tap, type Observable } from 'rxjs';
 import { SegmentationEngine } from '../engine/engine.js';
 import { openSink } from '../sinks/index.js';
 import { FreshestSlot } from '../sinks/freshest.js';
@@ -23,6 +23,11 @@ import { Segmenter } from './segmenter.js';
 import { signalOf } from './signal.js';
 import { RunStats, type StageName, type StatsSnapshot } from './stats.js';
 import type { Frame, FrameTimings, PipelineContext, ProcessedFrame, Sink } from './types.js';
+
+export interface RunSummary extends StatsSnapshot {
+  /** Per sink: its own counters (frames written, skipped, ...). */
+  sinks: Record<string, Record<string, number | string>>;
+}
 
 export interface PipelineOptions {
   /** An engine to use instead of creating one from the config (it is then not disposed). */
@@ -38,7 +43,7 @@ export interface PipelineHandle {
   /** Every frame that left the graph (hot: subscribe before `run`). */
   readonly results: Observable<ProcessedFrame>;
   /** Runs to the end of the input or a stop; sinks are finalised before it settles. */
-  run(): Promise<StatsSnapshot>;
+  run(): Promise<RunSummary>;
   /** Graceful stop: no new frames; frames in flight finish and reach the sinks. */
   stop(): void;
   /** Immediate stop: frames in flight are abandoned; sinks are still finalised. */
@@ -90,7 +95,7 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
     }
   };
 
-  const run = async (): Promise<StatsSnapshot> => {
+  const run = async (): Promise<RunSummary> => {
     let pull: Pull;
     let stopPump = () => {};
     if (live) {
@@ -127,6 +132,9 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
           stats.sample('infer', x.timings.inferMs);
           return { ...x, labels };
         }),
+        // Hand the labels on asynchronously, so the next inference is started before this frame's
+        // analysis and rendering run on the main thread, in parallel with it.
+        observeOn(asapScheduler),
         map((x) => {
           const { analysis, summary } = step('analyse', x.frame, x.timings, () => segmenter.analyse(x.labels));
           const overlay = step('render', x.frame, x.timings, () => segmenter.render(x.bgr, x.labels, analysis, summary));
@@ -171,7 +179,15 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
       if (closeErrors.length) log(`closing sinks: ${closeErrors.map(messageOf).join('; ')}`);
     }
     results.complete();
-    return stats.snapshot();
+    if (source.endedEarly && !stopping) {
+      const { decoded, expected } = source.endedEarly;
+      throw new RoadsegError(`input ended early: decoded ${decoded} of the ${expected} frames its container declares (truncated or damaged file)`, {
+        where: source.info.uri,
+        hint: `the ${stats.framesOut} frames before the damage were processed and the outputs finalised; re-copy or re-encode the file`,
+        exitCode: ExitCode.input,
+      });
+    }
+    return { ...stats.snapshot(), sinks: Object.fromEntries(sinks.map((s) => [s.name, s.stats?.() ?? {}])) };
   };
 
   const handle: PipelineHandle = {

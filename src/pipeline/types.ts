@@ -78,4 +78,6 @@ export interface Sink {
   write(frame: ProcessedFrame): Promise<void> | void;
   /** Finalise (flush, close files). Called once, also after errors and interrupts. */
   close(): Promise<void> | void;
+  /** Counters for the end-of-run summary (frames written, skipped, ...). */
+  stats?(): Record<string, number | string>;
 }

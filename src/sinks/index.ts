@@ -9,6 +9,7 @@ import type { PipelineConfig } from '../pipeline/config.js';
 import type { Sink } from '../pipeline/types.js';
 import { SignalSink } from './signal.js';
 import { VideoFileSink } from './video.js';
+import { WebSocketSink } from './websocket.js';
 import { WindowSink } from './window.js';
 
 export interface SinkDeps {
@@ -23,6 +24,7 @@ export function openSink(uri: string, deps: SinkDeps): Sink {
   if (uri.startsWith('signal:')) return new SignalSink(uri.slice('signal:'.length));
   const ext = extname(uri).toLowerCase();
   if (ext === '.jsonl' || ext === '.ndjson') return new SignalSink(uri);
+  if (/^ws:\/\//i.test(uri)) return new WebSocketSink(uri, deps.serve);
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) {
     throw new RoadsegError(`unknown sink URI: ${uri}`, { hint: 'sinks: out.mp4, signal.jsonl, signal:PATH, -, window, ws://127.0.0.1:PORT', exitCode: ExitCode.usage });
   }

@@ -53,6 +53,10 @@ export class SignalSink implements Sink {
     this.lines++;
   }
 
+  stats(): Record<string, number> {
+    return { lines: this.lines, dropped: this.dropped };
+  }
+
   close(): void {
     if (this.fd !== undefined) closeSync(this.fd);
     this.fd = undefined;

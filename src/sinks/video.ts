@@ -3,7 +3,7 @@
  * it, else MPEG-4 Part 2; .avi gets MJPG. Writes run on libuv's pool (writeAsync). `close` releases
  * the writer, which finalises the container, also after errors and interrupts.
  */
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
 import { cv } from '../util/cv.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
@@ -69,12 +69,7 @@ export class VideoFileSink implements Sink {
     this.writer = undefined;
   }
 
-  /** Bytes written so far (0 when the file does not exist). */
-  size(): number {
-    try {
-      return statSync(this.path).size;
-    } catch {
-      return 0;
-    }
+  stats(): Record<string, number | string> {
+    return { frames: this.frames, codec: this.codec };
   }
 }

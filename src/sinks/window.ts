@@ -38,6 +38,10 @@ export class WindowSink implements Sink {
     if (key === 'q'.charCodeAt(0) || key === 27) this.onQuit();
   }
 
+  stats(): Record<string, number> {
+    return { shown: this.shown };
+  }
+
   close(): void {
     if (this.opened) cv.destroyAllWindows();
     this.opened = false;

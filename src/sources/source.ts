@@ -20,6 +20,11 @@ export interface FrameSource {
   readonly info: StreamInfo;
   /** The next frame, or null at the end of the input. Calls are never concurrent. */
   read(): Promise<Frame | null>;
+  /**
+   * After the last frame: set when a file ended before the frame count its container declares
+   * (truncated or damaged), so the run can report it once its outputs are finalised.
+   */
+  readonly endedEarly?: { decoded: number; expected: number };
   /** Releases the device or file. Idempotent. */
   close(): void;
 }

@@ -26,15 +26,18 @@ export function openCapture(target: string | number, what: string, hint: string)
 /** Frames from a VideoCapture with the shared options applied: start, duration, stride, loop. */
 export class CaptureSource implements FrameSource {
   readonly info: StreamInfo;
+  endedEarly: { decoded: number; expected: number } | undefined;
   private index = -1;
   private delivered = 0;
   private closed = false;
   private readonly startMs: number;
   private readonly endMs: number;
   private readonly stride: number;
-  /** pts of the first frame of the current pass, to keep pts increasing across loops. */
+  /** Added to the container's pts on later passes of a loop, so that pts keep increasing. */
   private loopOffsetMs = 0;
   private lastPtsMs = 0;
+  /** Last pts read from the container in this pass (-1 before the first frame). */
+  private lastFilePts = -1;
   private readonly clockStart = performance.now();
 
   constructor(
@@ -54,7 +57,6 @@ export class CaptureSource implements FrameSource {
     this.startMs = (opts.start ?? 0) * 1000;
     this.endMs = opts.duration !== undefined ? this.startMs + opts.duration * 1000 : Infinity;
     this.stride = opts.stride ?? 1;
-    if (this.startMs > 0 && info.kind === 'file') cap.set(cv.CAP_PROP_POS_MSEC, this.startMs);
   }
 
   async read(): Promise<Frame | null> {
@@ -69,25 +71,51 @@ export class CaptureSource implements FrameSource {
       if (this.closed) return null;
       if (mat.empty) {
         if (this.opts.loop && this.info.kind === 'file' && this.index >= 0) {
-          this.loopOffsetMs = this.lastPtsMs + 1000 / this.info.fps;
-          this.cap.set(cv.CAP_PROP_POS_MSEC, this.startMs);
+          this.rewind();
           continue;
         }
+        this.checkComplete();
         return null;
       }
       this.index++;
-      const filePts = this.info.kind === 'file' ? this.cap.get(cv.CAP_PROP_POS_MSEC) : performance.now() - this.clockStart;
-      if (filePts < this.startMs && this.info.kind === 'file') continue; // seeking lands on a key frame before start
-      if (filePts >= this.endMs) {
+      const filePts = this.info.kind === 'file' ? this.containerPts() : performance.now() - this.clockStart;
+      // Frames before --start are decoded and skipped: OpenCV's seeking lands on key frames and
+      // loses the frame index, which the signal must keep.
+      if (filePts < this.startMs - 0.5) continue;
+      if (filePts >= this.endMs - 0.5) {
         if (!this.opts.loop) return null;
-        this.loopOffsetMs = this.lastPtsMs + 1000 / this.info.fps;
-        this.cap.set(cv.CAP_PROP_POS_MSEC, this.startMs);
+        this.rewind();
         continue;
       }
-      this.lastPtsMs = this.loopOffsetMs + filePts - this.startMs;
+      this.lastPtsMs = this.loopOffsetMs + filePts;
       if (this.delivered++ % this.stride !== 0) continue;
       return { sourceId: this.info.sourceId, index: this.index, ptsMs: this.lastPtsMs, captureTimeMs: Date.now(), image: toBgr(mat) };
     }
+  }
+
+  private rewind(): void {
+    this.loopOffsetMs = this.lastPtsMs + 1000 / this.info.fps - this.startMs;
+    this.lastFilePts = -1;
+    this.cap.set(cv.CAP_PROP_POS_FRAMES, 0);
+  }
+
+  /** OpenCV reports 0 for the last frames of some files: then continue from the previous pts. */
+  private containerPts(): number {
+    const pts = this.cap.get(cv.CAP_PROP_POS_MSEC);
+    const previous = this.lastFilePts;
+    this.lastFilePts = pts > previous || previous < 0 ? pts : previous + 1000 / this.info.fps;
+    return this.lastFilePts;
+  }
+
+  /**
+   * A file read from its start that stops well short of its declared frame count is damaged. The
+   * declared count is often a little high (edit lists: two of the Udacity clips declare 91 and 116
+   * frames and FFmpeg decodes 88 and 100), so only a shortfall over 20 % counts.
+   */
+  private checkComplete(): void {
+    const expected = this.info.frameCount;
+    const decoded = this.index + 1;
+    if (expected && this.startMs === 0 && decoded < expected * 0.8) this.endedEarly = { decoded, expected };
   }
 
   close(): void {

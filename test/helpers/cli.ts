@@ -9,8 +9,9 @@ export interface CliResult {
 }
 
 /** Runs the real `roadseg` command, as a user would. */
-export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string } = {}): CliResult {
-  const r = spawnSync(process.execPath, [cli, ...args], {
+export function runCli(args: string[], opts: { env?: NodeJS.ProcessEnv; timeoutMs?: number; cwd?: string; wrap?: string[] } = {}): CliResult {
+  const [cmd, ...pre] = opts.wrap ?? [];
+  const r = spawnSync(cmd ?? process.execPath, [...pre, ...(cmd ? [process.execPath] : []), cli, ...args], {
     cwd: opts.cwd ?? repoRoot,
     env: { ...process.env, ...opts.env },
     encoding: 'utf8',

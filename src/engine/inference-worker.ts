@@ -1,0 +1,52 @@
+/**
+ * The worker thread that holds the onnxruntime session. onnxruntime-node runs inference
+ * synchronously on the calling thread (its `run` only defers the call with setImmediate), so on
+ * the main thread a 60-150 ms inference would stall decoding, rendering, encoding and sockets.
+ * Here it runs beside them. OpenCV is never loaded in this thread (it crashes in more than one).
+ */
+import { parentPort } from 'node:worker_threads';
+import * as ort from 'onnxruntime-node';
+import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
+
+if (!parentPort) throw new Error('inference-worker must run as a worker thread');
+const port = parentPort;
+let session: ort.InferenceSession | undefined;
+
+const metadata = (values: readonly ort.InferenceSession.ValueMetadata[]) => values.map((v) => ({ ...v }));
+
+port.on('message', async (msg: WorkerRequest) => {
+  let reply: WorkerReply;
+  try {
+    switch (msg.kind) {
+      case 'create': {
+        ort.env.logLevel = msg.logLevel;
+        session = await ort.InferenceSession.create(msg.path, msg.options);
+        reply = {
+          kind: 'created',
+          id: msg.id,
+          inputNames: [...session.inputNames],
+          outputNames: [...session.outputNames],
+          inputMetadata: metadata(session.inputMetadata),
+          outputMetadata: metadata(session.outputMetadata),
+        };
+        break;
+      }
+      case 'run': {
+        const feeds = Object.fromEntries(Object.entries(msg.feeds).map(([name, t]) => [name, new ort.Tensor(t.type, t.data as ort.Tensor.DataType, t.dims)]));
+        const result = await session!.run(feeds, msg.fetches);
+        const outputs = Object.fromEntries(Object.entries(result).map(([name, t]) => [name, { type: t.type, data: t.data as ArrayBufferView & ArrayLike<number>, dims: [...t.dims] }]));
+        reply = { kind: 'ran', id: msg.id, outputs };
+        port.postMessage(reply, Object.values(outputs).map((o) => o.data.buffer as ArrayBuffer));
+        return;
+      }
+      case 'release':
+        await session?.release();
+        session = undefined;
+        reply = { kind: 'released', id: msg.id };
+        break;
+    }
+  } catch (e) {
+    reply = { kind: 'error', id: msg.id, message: e instanceof Error ? e.message : String(e) };
+  }
+  port.postMessage(reply);
+});

@@ -1,0 +1,184 @@
+// The streaming graph through the real CLI, model, OpenCV decoding and encoding.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { runCli, startCli } from './helpers/cli.js';
+import { modelsDir, tempDir, videos } from './helpers/paths.js';
+import { allClips, clipFrames, readBack, readSignal } from './helpers/video.js';
+
+// Small model input: these tests are about the graph (every frame, order, finalised files), not
+// accuracy, and CI has two cores.
+const fast = ['--input-height', '129', '--models-dir', modelsDir, '--no-progress'];
+const shortClip = join(videos, 'udacity_vehicledet_test_video.mp4');
+
+describe('replay of every real clip', () => {
+  for (const clip of allClips()) {
+    it(`${basename(clip)}: every frame to the video and the signal, in order`, () => {
+      const out = tempDir();
+      const video = join(out, 'overlay.mp4');
+      const signal = join(out, 'signal.jsonl');
+      const r = runCli(['run', clip, video, '--signal', signal, '--summary', join(out, 'summary.json'), ...fast]);
+      expect(r.stderr).not.toMatch(/internal error|error:/);
+      expect(r.code).toBe(0);
+      const expected = clipFrames[basename(clip)]!;
+      const back = readBack(video);
+      expect(back.frames).toBe(expected);
+      const lines = readSignal(signal);
+      expect(lines.map((l) => l.frame)).toEqual([...Array(expected).keys()]);
+      expect(lines.every((l, i) => i === 0 || l.ptsMs > lines[i - 1]!.ptsMs)).toBe(true);
+      expect(lines[0]).toMatchObject({ v: 1, type: 'signal', source: basename(clip), device: 'cpu', status: 'ok' });
+      const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+      expect(summary).toMatchObject({ framesIn: expected, framesOut: expected, drops: {} });
+      expect(r.stderr).toMatch(/lossless policy/);
+    });
+  }
+});
+
+describe('policies', () => {
+  it('a realtime-paced file with inference slower than its frame rate drops frames, counts them, keeps latency bounded', () => {
+    const out = tempDir();
+    const signal = join(out, 'signal.jsonl');
+    // Full-size input: inference (~60-150 ms) is slower than the clip's 40 ms frame interval.
+    const r = runCli(['run', join(videos, 'udacity_vehicledet_pr2_test_small1.mp4'), '--realtime', '--signal', signal, '--summary', join(out, 's.json'), '--models-dir', modelsDir, '--no-progress']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/freshest-frame policy/);
+    const s = JSON.parse(readFileSync(join(out, 's.json'), 'utf8'));
+    expect(s.framesIn).toBe(88);
+    const dropped = Object.values(s.drops as Record<string, number>).reduce((a, b) => a + b, 0);
+    expect(dropped).toBeGreaterThan(0);
+    expect(s.framesOut + dropped).toBe(s.framesIn);
+    // Latency stays bounded: no queue builds up behind the slow stage.
+    expect(s.latencyMs.endToEnd.max).toBeLessThan(2000);
+    const lines = readSignal(signal);
+    expect(lines).toHaveLength(s.framesOut);
+    expect(lines.every((l, i) => i === 0 || l.frame > lines[i - 1]!.frame)).toBe(true);
+    expect(lines.some((l, i) => i > 0 && l.frame - lines[i - 1]!.frame > 1)).toBe(true);
+  });
+
+  it('a config file is equivalent to the flags', () => {
+    const out = tempDir();
+    const cfg = join(out, 'pipeline.json');
+    writeFileSync(cfg, JSON.stringify({ source: shortClip, sinks: [`signal:${join(out, 'a.jsonl')}`], inputHeight: 129, modelsDir, stride: 3 }));
+    expect(runCli(['run', '--config', cfg, '--no-progress']).code).toBe(0);
+    expect(runCli(['run', shortClip, '--signal', join(out, 'b.jsonl'), '--stride', '3', ...fast]).code).toBe(0);
+    const strip = (p: string) => readSignal(p).map(({ captureTime: _c, latencyMs: _l, ...rest }) => rest);
+    expect(strip(join(out, 'a.jsonl'))).toEqual(strip(join(out, 'b.jsonl')));
+    expect(strip(join(out, 'a.jsonl')).map((l) => l.frame)).toEqual([0, 3, 6, 9, 12, 15, 18, 21, 24, 27, 30, 33, 36]);
+  });
+
+  it('start and duration select a span by presentation time', () => {
+    const out = tempDir();
+    expect(runCli(['run', shortClip, '--start', '0.4', '--duration', '0.4', '--signal', join(out, 's.jsonl'), ...fast]).code).toBe(0);
+    const lines = readSignal(join(out, 's.jsonl'));
+    expect(lines.length).toBe(10);
+    expect(lines[0]).toMatchObject({ frame: 10, ptsMs: 400 });
+  });
+});
+
+describe('stopping', () => {
+  it('SIGINT in mid-run leaves a playable video and complete signal lines', async () => {
+    const out = tempDir();
+    const video = join(out, 'o.mp4');
+    const signal = join(out, 's.jsonl');
+    const run = startCli(['run', shortClip, '--loop', video, '--signal', signal, ...fast]);
+    await waitFor(() => existsSync(signal) && readFileSync(signal, 'utf8').split('\n').length > 15, 60_000);
+    run.child.kill('SIGINT');
+    const r = await run.done;
+    expect(r.code).toBe(130);
+    expect(r.stderr).toMatch(/SIGINT: stopping/);
+    const lines = readSignal(signal);
+    expect(lines.length).toBeGreaterThan(15);
+    expect(readBack(video).frames).toBe(lines.length);
+  });
+
+  it('SIGTERM and a second SIGINT also leave valid outputs', async () => {
+    for (const signals of [['SIGTERM'], ['SIGINT', 'SIGINT']] as const) {
+      const out = tempDir();
+      const video = join(out, 'o.mp4');
+      const signal = join(out, 's.jsonl');
+      const run = startCli(['run', shortClip, '--loop', video, '--signal', signal, ...fast]);
+      await waitFor(() => existsSync(signal) && readFileSync(signal, 'utf8').split('\n').length > 10, 60_000);
+      for (const s of signals) run.child.kill(s);
+      const r = await run.done;
+      expect(r.code).toBe(signals[0] === 'SIGTERM' ? 143 : 130);
+      const lines = readSignal(signal);
+      expect(readBack(video).frames).toBeGreaterThanOrEqual(lines.length - 3);
+    }
+  });
+});
+
+describe('window sink', () => {
+  it('shows frames under Xvfb', () => {
+    const out = tempDir();
+    const r = runCli(['run', shortClip, '--window', '--summary', join(out, 's.json'), ...fast], { wrap: ['xvfb-run', '-a'] });
+    expect(r.stderr).not.toMatch(/error/);
+    expect(r.code).toBe(0);
+    const s = JSON.parse(readFileSync(join(out, 's.json'), 'utf8'));
+    expect(s.sinks.window.shown).toBeGreaterThan(0);
+  });
+
+  it('a missing display is a clear error before anything starts', () => {
+    const r = runCli(['run', shortClip, '--window', ...fast], { env: { DISPLAY: '', WAYLAND_DISPLAY: '' } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/no display for --window/);
+    expect(r.stderr).not.toMatch(/device:/); // failed before the model was loaded
+  });
+});
+
+describe('bad inputs give clear errors', () => {
+  const cases: [string, () => string, number, RegExp][] = [
+    ['a nonexistent path', () => '/nonexistent/clip.mp4', 3, /input not found: \/nonexistent\/clip\.mp4/],
+    ['a zero-byte file', () => write('empty.mp4', Buffer.alloc(0)), 3, /empty file/],
+    ['random bytes named .mp4', () => write('random.mp4', Buffer.from(Array.from({ length: 65536 }, (_, i) => (i * 7919) % 251))), 3, /cannot open video random\.mp4/],
+    ['a text file', () => write('notes.txt', Buffer.from('hello')), 3, /cannot open video notes\.txt/],
+    ['an unknown URI scheme', () => 'foo://camera', 2, /unknown source URI scheme: foo:\/\/camera/],
+    ['a camera that does not exist', () => 'camera:7', 3, /camera 7 not found/],
+    ['an mp4 whose index is cut off', () => truncated('udacity_vehicledet_pr2_test_small1.mp4', 0.5), 3, /cannot open video/],
+  ];
+  for (const [name, make, code, message] of cases) {
+    it(name, () => {
+      const r = runCli(['run', make(), '--signal', join(tempDir(), 's.jsonl'), ...fast]);
+      expect(r.code).toBe(code);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).toMatch(/^error: /m);
+      expect(r.stderr).not.toMatch(/    at /);
+    });
+  }
+
+  it('an mp4 truncated in the middle: the frames before the cut are processed and finalised, then a clear error', () => {
+    const out = tempDir();
+    const r = runCli(['run', truncated('udacity_lanelines_solidWhiteRight.mp4', 0.5), join(out, 'o.mp4'), '--signal', join(out, 's.jsonl'), ...fast]);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/input ended early: decoded \d+ of the 221 frames/);
+    const lines = readSignal(join(out, 's.jsonl'));
+    expect(lines.length).toBeGreaterThan(50);
+    expect(readBack(join(out, 'o.mp4')).frames).toBe(lines.length);
+  });
+
+  it('an unknown sink is a clear error', () => {
+    const r = runCli(['run', shortClip, 'out.xyz', ...fast]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/unsupported video file type: out\.xyz/);
+  });
+});
+
+function write(name: string, content: Buffer): string {
+  const p = join(tempDir(), name);
+  writeFileSync(p, content);
+  return p;
+}
+
+function truncated(clip: string, fraction: number): string {
+  const src = readFileSync(join(videos, clip));
+  const p = join(tempDir(), `cut_${clip}`);
+  writeFileSync(p, src.subarray(0, Math.floor(src.length * fraction)));
+  return p;
+}
+
+async function waitFor(cond: () => boolean, timeoutMs: number): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > timeoutMs) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
