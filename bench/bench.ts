@@ -16,6 +16,7 @@ import { SegmentationEngine, type InputTensor } from '../src/engine/engine.js';
 import { packageRoot } from '../src/engine/registry.js';
 import { createPipeline } from '../src/pipeline/graph.js';
 import { openSource } from '../src/sources/index.js';
+import { isStale } from '../src/pipeline/types.js';
 import { toBgr, packInput } from '../src/stages/preprocess.js';
 
 const { values: args } = parseArgs({
@@ -35,7 +36,7 @@ async function bareFps(engine: SegmentationEngine): Promise<number> {
   const tensors: InputTensor[] = [];
   for (let i = 0; i < Math.min(frames, 20); i++) {
     const f = await source.read();
-    if (!f) break;
+    if (!f || isStale(f)) break;
     tensors.push(packInput(toBgr(f.image), engine.inputSizeFor(f.image.cols, f.image.rows), engine.manifest.input.colorOrder));
   }
   source.close();

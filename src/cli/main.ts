@@ -1,6 +1,7 @@
 import { Command, CommanderError } from 'commander';
 import { RoadsegError } from '../util/errors.js';
 import { registerEval } from './eval.js';
+import { registerListen } from './listen.js';
 import { registerModels } from './models.js';
 import { registerRun } from './run.js';
 import { registerSegment } from './segment.js';
@@ -13,6 +14,7 @@ registerRun(program);
 registerSegment(program);
 registerEval(program);
 registerModels(program);
+registerListen(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -38,8 +38,9 @@ export interface EngineOptions {
   /** Model input height for dynamic-size models (snapped to the size rule). */
   inputHeight?: number;
   /**
-   * Layout WebGPU runs layout-sensitive operators (convolutions) in. NHWC (the default) was
-   * measured faster than NCHW on lavapipe, with identical labels; `bench/gpu.ts` compares both.
+   * Layout WebGPU runs layout-sensitive operators (convolutions) in; NCHW by default. NHWC is
+   * faster for DeepLabV3 but gives wrong labels for ESPNetv2 in onnxruntime-node 1.30 (80 % of
+   * pixels agree with the CPU; NCHW: 100 %). `bench/gpu.ts --layouts` measures both.
    */
   webgpuLayout?: 'NHWC' | 'NCHW';
   /** Skip the warm-up run. */
@@ -150,7 +151,7 @@ export class SegmentationEngine {
 function providerConfig(provider: Provider, opts: EngineOptions): ort.InferenceSession.ExecutionProviderConfig {
   switch (provider) {
     case 'webgpu':
-      return { name: 'webgpu', preferredLayout: opts.webgpuLayout ?? 'NHWC' };
+      return { name: 'webgpu', preferredLayout: opts.webgpuLayout ?? 'NCHW' };
     case 'cuda':
       return { name: 'cuda', deviceId: 0 };
     case 'cpu':

@@ -10,7 +10,7 @@
  * whatever the speed of the source and sinks. Decoding (libuv pool), inference (onnxruntime's
  * threads) and video encoding (libuv pool) of different frames overlap.
  */
-import { Subject, asapScheduler, concatMap, lastValueFrom, map, observeOn, takeUntil, takeWhile, tap, type Observable } from 'rxjs';
+import { Subject, asapScheduler, concatMap, filter, lastValueFrom, map, observeOn, takeUntil, takeWhile, tap, type Observable } from 'rxjs';
 import { SegmentationEngine } from '../engine/engine.js';
 import { openSink } from '../sinks/index.js';
 import { FreshestSlot } from '../sinks/freshest.js';
@@ -20,9 +20,9 @@ import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
 import { parseConfig, type PipelineConfig, type PipelineConfigInput } from './config.js';
 import { freshestPull, losslessPull, type Pull } from './policy.js';
 import { Segmenter } from './segmenter.js';
-import { signalOf } from './signal.js';
+import { signalOf, staleSignal } from './signal.js';
 import { RunStats, type StageName, type StatsSnapshot } from './stats.js';
-import type { Frame, FrameTimings, PipelineContext, ProcessedFrame, Sink } from './types.js';
+import { isStale, type Frame, type FrameTimings, type PipelineContext, type ProcessedFrame, type Sink, type StaleTick } from './types.js';
 
 export interface RunSummary extends StatsSnapshot {
   /** Per sink: its own counters (frames written, skipped, ...). */
@@ -60,7 +60,7 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
   const aborted = new Subject<void>();
   const results = new Subject<ProcessedFrame>();
 
-  const source = openSource(config.source, config);
+  const source = openSource(config.source, { ...config, log });
   const sinks: Sink[] = [];
   let engine: SegmentationEngine | undefined;
   try {
@@ -68,6 +68,7 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
     engine = opts.engine ?? (await SegmentationEngine.create({ ...config, log }));
   } catch (e) {
     source.close();
+    for (const s of sinks) await Promise.resolve(s.close()).catch(() => {});
     throw e;
   }
   const ownEngine = !opts.engine;
@@ -114,9 +115,20 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
     const credits = new Subject<void>();
     try {
       for (const s of sinks) await s.open(context);
+      const signalSinks = sinks.filter((s) => s.writeSignal);
       const frames$ = credits.pipe(
         concatMap(() => (stopping ? Promise.resolve(null) : pull())),
-        takeWhile((f): f is Frame => f !== null),
+        takeWhile((f): f is Frame | StaleTick => f !== null),
+        // A stale tick (a live source without picture) goes to the signal sinks only, as a
+        // message with null values, and hands its credit straight back.
+        filter((f): f is Frame => {
+          if (!isStale(f)) return true;
+          stats.drop(f.reason);
+          const message = staleSignal(f, context);
+          for (const s of signalSinks) s.writeSignal!(message);
+          credits.next();
+          return false;
+        }),
       );
       const processed$ = frames$.pipe(
         map((frame) => {

@@ -5,17 +5,17 @@
  * dropped and counted.
  */
 import type { FrameSource } from '../sources/source.js';
-import type { Frame } from './types.js';
+import type { Frame, StaleTick } from './types.js';
 import type { RunStats } from './stats.js';
 
-export type Pull = () => Promise<Frame | null>;
+export type Pull = () => Promise<Frame | StaleTick | null>;
 
 export function losslessPull(source: FrameSource): Pull {
   return () => source.read();
 }
 
 export function freshestPull(source: FrameSource, stats: RunStats, opts: { paced: boolean }): { pull: Pull; stop: () => void } {
-  let slot: Frame | null = null;
+  let slot: Frame | StaleTick | null = null;
   let ended = false;
   let failure: unknown;
   let waiter: (() => void) | undefined;

@@ -22,6 +22,20 @@ export interface Frame extends FrameMeta {
   image: Mat;
 }
 
+/**
+ * A frame time at which a live source had no picture (the stream dropped and is being retried).
+ * It carries no image: sinks that carry the signal mark it stale instead of repeating old values.
+ */
+export interface StaleTick extends FrameMeta {
+  stale: true;
+  /** Why there is no picture, for logs. */
+  reason: string;
+}
+
+export function isStale(f: Frame | StaleTick): f is StaleTick {
+  return 'stale' in f;
+}
+
 /** What the source knows of its stream before the first frame. */
 export interface StreamInfo {
   sourceId: string;
@@ -80,4 +94,9 @@ export interface Sink {
   close(): Promise<void> | void;
   /** Counters for the end-of-run summary (frames written, skipped, ...). */
   stats?(): Record<string, number | string>;
+  /**
+   * Sinks that carry the signal also take messages without a frame (a live source's stale
+   * ticks); like `write`, this must not block.
+   */
+  writeSignal?(message: SignalMessage): void;
 }

@@ -32,10 +32,10 @@ export class SignalSink implements Sink {
   }
 
   write(frame: ProcessedFrame): void {
-    this.writeMessage(frame.signal);
+    this.writeSignal(frame.signal);
   }
 
-  writeMessage(message: SignalMessage): void {
+  writeSignal(message: SignalMessage): void {
     const line = JSON.stringify(message) + '\n';
     if (this.fd === undefined) {
       if (process.stdout.writableLength > this.maxBacklog) {

@@ -2,14 +2,20 @@
  * Overlay video file: every frame, in order. H.264 (avc1) where OpenCV's FFmpeg has an encoder for
  * it, else MPEG-4 Part 2; .avi gets MJPG. Writes run on libuv's pool (writeAsync). `close` releases
  * the writer, which finalises the container, also after errors and interrupts.
+ *
+ * A full disk would leave an mp4 without its index (written last), unplayable. So before each
+ * frame the sink checks the free space of the output's filesystem and the process's file-size
+ * limit, and stops the run with a clear error while there is still room to finalise the file.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync, statfsSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
 import { cv } from '../util/cv.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
 import type { PipelineContext, ProcessedFrame, Sink } from '../pipeline/types.js';
 
 type Writer = InstanceType<typeof cv.VideoWriter>;
+
+const encoderDelayFrames = 50;
 
 const codecsByExtension: Record<string, string[]> = {
   '.mp4': ['avc1', 'mp4v'],
@@ -24,7 +30,11 @@ export class VideoFileSink implements Sink {
   readonly policy = 'every' as const;
   codec = '';
   frames = 0;
+  /** Frames of another size than the first, scaled to it (an image folder of mixed sizes). */
+  resized = 0;
   private writer: Writer | undefined;
+  private size: { width: number; height: number } | undefined;
+  private readonly fileSizeLimit = fileSizeLimitBytes();
 
   constructor(readonly path: string) {
     this.name = `video ${path}`;
@@ -40,6 +50,7 @@ export class VideoFileSink implements Sink {
     } catch (e) {
       throw new RoadsegError(`cannot create the output folder for ${this.path}: ${messageOf(e)}`, { where: dir, hint: 'choose a writable location', exitCode: ExitCode.output });
     }
+    this.size = { width: ctx.stream.width, height: ctx.stream.height };
     const size = new cv.Size(ctx.stream.width, ctx.stream.height);
     const tried: string[] = [];
     for (const codec of codecsByExtension[extname(this.path).toLowerCase()]!) {
@@ -56,8 +67,14 @@ export class VideoFileSink implements Sink {
   }
 
   async write(frame: ProcessedFrame): Promise<void> {
+    this.checkRoom(frame.meta.index);
+    let image = frame.overlay;
+    if (image.cols !== this.size!.width || image.rows !== this.size!.height) {
+      image = image.resize(this.size!.height, this.size!.width);
+      this.resized++;
+    }
     try {
-      await this.writer!.writeAsync(frame.overlay);
+      await this.writer!.writeAsync(image);
     } catch (e) {
       throw new RoadsegError(`writing frame ${frame.meta.index} to ${this.path} failed: ${messageOf(e)}`, { where: this.path, exitCode: ExitCode.output });
     }
@@ -70,6 +87,44 @@ export class VideoFileSink implements Sink {
   }
 
   stats(): Record<string, number | string> {
-    return { frames: this.frames, codec: this.codec };
+    return { frames: this.frames, codec: this.codec, ...(this.resized && { resized: this.resized }) };
+  }
+
+  /**
+   * Room to finish the file, judged from the frames so far. The encoder holds up to ~50 frames
+   * (x264's lookahead and B-frames) and writes them, and the index, only at the end: keep room for
+   * 60 average frames and 2 MiB.
+   */
+  private checkRoom(index: number): void {
+    let written = 0;
+    try {
+      written = statSync(this.path).size;
+    } catch {
+      written = 0;
+    }
+    const perFrame = written / Math.max(1, this.frames - encoderDelayFrames);
+    const needed = 2 * 1024 * 1024 + 60 * perFrame;
+    const fs = statfsSync(dirname(resolve(this.path)));
+    const free = fs.bavail * fs.bsize;
+    const problem =
+      free < needed ? `the disk is full (${(free / 1024 / 1024).toFixed(1)} MiB free)` : written + needed > this.fileSizeLimit ? `the file would pass the file-size limit (ulimit -f: ${this.fileSizeLimit} bytes)` : undefined;
+    if (problem) {
+      throw new RoadsegError(`stopping before frame ${index}: ${problem} while writing ${this.path}`, {
+        where: this.path,
+        hint: `the ${this.frames} frames written so far are kept in a finalised file; free some space or write elsewhere`,
+        exitCode: ExitCode.output,
+      });
+    }
+  }
+}
+
+/** RLIMIT_FSIZE of this process (Linux: /proc/self/limits), Infinity when unlimited or unknown. */
+function fileSizeLimitBytes(): number {
+  try {
+    const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max file size'));
+    const soft = line?.split(/\s{2,}/)[1];
+    return soft && /^\d+$/.test(soft) ? Number(soft) : Infinity;
+  } catch {
+    return Infinity;
   }
 }

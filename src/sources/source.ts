@@ -1,5 +1,5 @@
 /** The one interface every source implements, and the options they share. */
-import type { Frame, StreamInfo } from '../pipeline/types.js';
+import type { Frame, StaleTick, StreamInfo } from '../pipeline/types.js';
 
 export interface SourceOptions {
   /** Deliver a file at its native frame rate, as a camera would (then frames may be dropped). */
@@ -14,12 +14,17 @@ export interface SourceOptions {
   stride?: number;
   /** Frame rate of image folders (frames per second). */
   fps?: number;
+  /** Where sources report what happens to them (a stream going offline and back). */
+  log?: (line: string) => void;
 }
 
 export interface FrameSource {
   readonly info: StreamInfo;
-  /** The next frame, or null at the end of the input. Calls are never concurrent. */
-  read(): Promise<Frame | null>;
+  /**
+   * The next frame, a stale tick (live sources, while the picture is gone), or null at the end of
+   * the input. Calls are never concurrent.
+   */
+  read(): Promise<Frame | StaleTick | null>;
   /**
    * After the last frame: set when a file ended before the frame count its container declares
    * (truncated or damaged), so the run can report it once its outputs are finalised.

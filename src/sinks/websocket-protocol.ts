@@ -1,0 +1,206 @@
+/**
+ * The websocket protocol, version 1 (docs/websocket.md). Text messages are JSON objects with `v`
+ * and `type`; binary messages (frames, class maps) start with a one-byte kind and a JSON header:
+ *
+ *   byte 0        kind: 1 = frame (JPEG), 2 = class map (run-length encoded class ids)
+ *   bytes 1..4    header length H, uint32 little-endian
+ *   bytes 5..5+H  header, UTF-8 JSON (FrameHeader | ClassMapHeader)
+ *   the rest      payload
+ *
+ * Shared by the server (websocket sink), the reference consumer (`roadseg listen`) and the tests;
+ * the browser viewer decodes the same layout in plain JavaScript.
+ */
+import type { RawData } from 'ws';
+import { z } from 'zod';
+import type { Rgb } from '../stages/palette.js';
+import { heightOf, widthOf, type LabelMap } from '../stages/labelmap.js';
+import type { Provider } from '../engine/devices.js';
+
+export const protocolVersion = 1 as const;
+
+export const BinaryKind = { frame: 1, classMap: 2 } as const;
+export type BinaryKindCode = (typeof BinaryKind)[keyof typeof BinaryKind];
+
+/** Which image a client's frames show: the overlay drawn by the server, or the decoded frame. */
+export const frameKinds = ['overlay', 'source'] as const;
+export type FrameKind = (typeof frameKinds)[number];
+
+export interface Subscription {
+  /** JPEG images, freshest only: a slow client skips frames. */
+  frames: boolean;
+  frameKind: FrameKind;
+  /** The signal, every frame (dropped only when this client lags by more than the buffer bound). */
+  signal: boolean;
+  /** The compact class map, every frame, dropped like the signal. */
+  classMap: boolean;
+}
+
+/** What a client gets until it subscribes: the signal only, so that nothing is encoded for it. */
+export const defaultSubscription: Subscription = { frames: false, frameKind: 'overlay', signal: true, classMap: false };
+
+export const classMapEncoding = 'rle8' as const;
+
+export interface HelloMessage {
+  v: typeof protocolVersion;
+  type: 'hello';
+  model: string;
+  modelName: string;
+  device: Provider;
+  classes: string[];
+  /** RGB per class id. */
+  palette: Rgb[];
+  source: { id: string; kind: string; width: number; height: number; fps: number };
+  /**
+   * Class map grid: width and height are those of the latest map sent (null before the first
+   * frame); each class map message carries its own, which are authoritative.
+   */
+  classMap: { width: number | null; height: number | null; scale: number; encoding: typeof classMapEncoding };
+  /** This client's subscription (the defaults, until it sends `subscribe`). */
+  subscription: Subscription;
+  /** Largest message the server accepts from a client, bytes. */
+  maxMessageBytes: number;
+}
+
+/** Sent about once a second: this client's counters. */
+export interface StatsMessage {
+  v: typeof protocolVersion;
+  type: 'stats';
+  /** Frames that reached the server since it started. */
+  framesWritten: number;
+  framesSent: number;
+  /** Frames this client did not get an image of since it subscribed to frames (it was busy). */
+  framesSkipped: number;
+  signalsSent: number;
+  signalsDropped: number;
+  classMapsSent: number;
+  classMapsDropped: number;
+  clients: number;
+}
+
+/** The server's answer to a message it ignored. */
+export interface ErrorMessage {
+  v: typeof protocolVersion;
+  type: 'error';
+  message: string;
+}
+
+export interface FrameHeader {
+  v: typeof protocolVersion;
+  type: 'frame';
+  kind: FrameKind;
+  frame: number;
+  ptsMs: number;
+  captureTime: number;
+  width: number;
+  height: number;
+  mime: 'image/jpeg';
+}
+
+export interface ClassMapHeader {
+  v: typeof protocolVersion;
+  type: 'classMap';
+  frame: number;
+  ptsMs: number;
+  captureTime: number;
+  /** Grid size: the label map's size divided by `scale`, rounded up. */
+  width: number;
+  height: number;
+  scale: number;
+  encoding: typeof classMapEncoding;
+}
+
+/** Client -> server. Fields left out keep their current value. */
+export const SubscribeMessageSchema = z
+  .object({
+    type: z.literal('subscribe'),
+    frames: z.boolean().optional(),
+    frameKind: z.enum(frameKinds).optional(),
+    signal: z.boolean().optional(),
+    classMap: z.boolean().optional(),
+  })
+  .strict();
+export type SubscribeMessage = z.infer<typeof SubscribeMessageSchema>;
+
+/** A text message's content (ws hands them over as one Buffer, or as fragments). */
+export function messageText(data: RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.from(data).toString('utf8');
+}
+
+/** One binary message: kind byte, length-prefixed JSON header, payload. */
+export function packBinary(kind: BinaryKindCode, header: FrameHeader | ClassMapHeader, payload: Uint8Array): Buffer {
+  const json = Buffer.from(JSON.stringify(header), 'utf8');
+  const out = Buffer.allocUnsafe(5 + json.length + payload.length);
+  out[0] = kind;
+  out.writeUInt32LE(json.length, 1);
+  json.copy(out, 5);
+  out.set(payload, 5 + json.length);
+  return out;
+}
+
+export type UnpackedBinary =
+  | { kind: typeof BinaryKind.frame; header: FrameHeader; payload: Buffer }
+  | { kind: typeof BinaryKind.classMap; header: ClassMapHeader; payload: Buffer };
+
+export function unpackBinary(message: Buffer): UnpackedBinary {
+  if (message.length < 5) throw new RangeError(`binary message of ${message.length} bytes is shorter than its prefix`);
+  const kind = message[0];
+  if (kind !== BinaryKind.frame && kind !== BinaryKind.classMap) throw new RangeError(`unknown binary message kind ${kind}`);
+  const headerLength = message.readUInt32LE(1);
+  if (5 + headerLength > message.length) throw new RangeError(`binary header of ${headerLength} bytes overruns a ${message.length}-byte message`);
+  const header: unknown = JSON.parse(message.subarray(5, 5 + headerLength).toString('utf8'));
+  const payload = message.subarray(5 + headerLength);
+  return kind === BinaryKind.frame ? { kind, header: header as FrameHeader, payload } : { kind, header: header as ClassMapHeader, payload };
+}
+
+/**
+ * Downsamples a label map by `scale` (nearest neighbour: the centre pixel of each block) and
+ * run-length encodes it row-major as (run length 1..255, class id) byte pairs; runs cross rows.
+ */
+export function encodeClassMap(labels: LabelMap, scale: number): { width: number; height: number; rle: Buffer } {
+  const srcWidth = widthOf(labels);
+  const srcHeight = heightOf(labels);
+  const width = Math.ceil(srcWidth / scale);
+  const height = Math.ceil(srcHeight / scale);
+  const src = labels.data;
+  const centre = Math.floor(scale / 2);
+  const out = Buffer.allocUnsafe(width * height * 2);
+  let o = 0;
+  let value = -1;
+  let run = 0;
+  for (let y = 0; y < height; y++) {
+    const row = Math.min(srcHeight - 1, y * scale + centre) * srcWidth;
+    for (let x = 0; x < width; x++) {
+      const v = src[row + Math.min(srcWidth - 1, x * scale + centre)]!;
+      if (v === value && run < 255) {
+        run++;
+      } else {
+        if (run > 0) {
+          out[o++] = run;
+          out[o++] = value;
+        }
+        value = v;
+        run = 1;
+      }
+    }
+  }
+  if (run > 0) {
+    out[o++] = run;
+    out[o++] = value;
+  }
+  return { width, height, rle: out.subarray(0, o) };
+}
+
+export function decodeClassMap(rle: Uint8Array, width: number, height: number): Uint8Array {
+  const out = new Uint8Array(width * height);
+  let o = 0;
+  for (let i = 0; i + 1 < rle.length; i += 2) {
+    const run = rle[i]!;
+    if (o + run > out.length) throw new RangeError(`class map runs exceed ${width}x${height}`);
+    out.fill(rle[i + 1]!, o, o + run);
+    o += run;
+  }
+  if (o !== out.length) throw new RangeError(`class map runs cover ${o} of ${width}x${height} cells`);
+  return out;
+}
