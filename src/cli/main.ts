@@ -16,6 +16,11 @@ registerEval(program);
 registerModels(program);
 registerListen(program);
 
+// Node ends with 13 when the event loop empties under a pending top-level await: a stalled run.
+process.on('exit', (code) => {
+  if (code === 13) process.stderr.write('roadseg: internal error: the run stalled with nothing left to wait for (please report it)\n');
+});
+
 try {
   await program.parseAsync(process.argv);
 } catch (e) {

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import { Segmenter } from '../pipeline/segmenter.js';
 import { parseCorridor, type EgoCorridor } from '../stages/drivable.js';
@@ -7,6 +7,7 @@ import { labelsToMat, resizeLabels } from '../stages/postprocess.js';
 import { expandImageInputs, readImage } from '../sources/images.js';
 import { cv } from '../util/cv.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
+import { ensureWritableDir } from '../util/output.js';
 import { addEngineOptions, createEngine, numberArg, type EngineFlags } from './common.js';
 
 interface SegmentFlags extends EngineFlags {
@@ -14,14 +15,6 @@ interface SegmentFlags extends EngineFlags {
   opacity: number;
   corridor?: EgoCorridor;
   hud: boolean;
-}
-
-export function ensureWritableDir(dir: string): void {
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (e) {
-    throw new RoadsegError(`cannot create output folder ${dir}: ${messageOf(e)}`, { where: resolve(dir), hint: 'choose a writable folder with --out', exitCode: ExitCode.output });
-  }
 }
 
 export function registerSegment(program: Command): void {

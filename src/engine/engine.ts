@@ -96,6 +96,14 @@ export class SegmentationEngine {
           ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
         });
       } catch (e) {
+        // A file onnxruntime cannot parse fails the same way on every provider: say so at once.
+        if (/Load model from .* failed|Protobuf parsing failed|ModelProto/i.test(messageOf(e))) {
+          throw new RoadsegError(`cannot load model "${manifest.id}": the file is not a valid ONNX model (${messageOf(e).split('\n')[0]})`, {
+            where: weightsPath,
+            hint: 'the file is corrupt or not ONNX; replace it with the original weights (see the manifest\'s origin)',
+            exitCode: ExitCode.model,
+          });
+        }
         failures.push(`${provider}: ${explainFailure(provider, e, probe)}`);
         if (!plan.explicit) log(`device: ${failures.at(-1)}; trying the next`);
         continue;
@@ -201,7 +209,9 @@ function checkContract(session: WorkerSession, m: ModelManifest, path: string): 
   } else if (input.isTensor) {
     if (input.type !== m.input.dtype) problems.push(`input "${m.input.name}" is ${input.type}, expected ${m.input.dtype}`);
     const s = input.shape;
-    if (s.length !== 4 || (typeof s[3] === 'number' && s[3] !== 3)) problems.push(`input "${m.input.name}" has shape [${s.join(',')}], expected [1,H,W,3] (NHWC)`);
+    // NHWC with 3 channels last; a symbolic last dim is accepted unless dim 1 is 3 (then it is NCHW).
+    const channelsLast = s.length === 4 && (typeof s[3] === 'number' ? s[3] === 3 : s[1] !== 3);
+    if (!channelsLast) problems.push(`input "${m.input.name}" has shape [${s.join(',')}], expected [1,H,W,3] (NHWC)`);
     if (m.size.rule === 'fixed' && s.length === 4 && (s[1] !== m.size.height || s[2] !== m.size.width)) {
       problems.push(`input "${m.input.name}" has shape [${s.join(',')}], expected fixed [1,${m.size.height},${m.size.width},3]`);
     }

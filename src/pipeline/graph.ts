@@ -10,7 +10,7 @@
  * whatever the speed of the source and sinks. Decoding (libuv pool), inference (onnxruntime's
  * threads) and video encoding (libuv pool) of different frames overlap.
  */
-import { Subject, asapScheduler, concatMap, filter, lastValueFrom, map, observeOn, takeUntil, takeWhile, tap, type Observable } from 'rxjs';
+import { EMPTY, Subject, asapScheduler, catchError, concatMap, filter, from, lastValueFrom, map, observeOn, of, takeUntil, takeWhile, tap, type Observable } from 'rxjs';
 import { SegmentationEngine } from '../engine/engine.js';
 import { openSink } from '../sinks/index.js';
 import { FreshestSlot } from '../sinks/freshest.js';
@@ -22,7 +22,7 @@ import { freshestPull, losslessPull, type Pull } from './policy.js';
 import { Segmenter } from './segmenter.js';
 import { signalOf, staleSignal } from './signal.js';
 import { RunStats, type StageName, type StatsSnapshot } from './stats.js';
-import { isStale, type Frame, type FrameTimings, type PipelineContext, type ProcessedFrame, type Sink, type StaleTick } from './types.js';
+import { isStale, type Frame, type FrameMeta, type FrameTimings, type PipelineContext, type ProcessedFrame, type Sink, type StaleTick } from './types.js';
 
 export interface RunSummary extends StatsSnapshot {
   /** Per sink: its own counters (frames written, skipped, ...). */
@@ -82,42 +82,77 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
   const every = sinks.filter((s) => s.policy === 'every');
   const freshest = sinks.filter((s) => s.policy === 'freshest').map((s) => new FreshestSlot(s, (name) => stats.drop(`${name} busy`)));
 
-  /** Runs one step of one frame, timing it and naming the stage and frame if it fails. */
-  const step = <T>(stage: StageName, meta: Frame | ProcessedFrame['meta'], timings: Partial<FrameTimings> | undefined, fn: () => T): T => {
-    const t0 = performance.now();
-    try {
-      return fn();
-    } catch (e) {
-      throw stageError(stage, meta, source, e);
-    } finally {
-      const ms = performance.now() - t0;
-      stats.sample(stage, ms);
-      if (timings) (timings as Record<string, number>)[`${stage}Ms`] = ms;
+  /**
+   * The first failure of the run, and the frame it happened on: frames before it still reach the
+   * sinks, that frame and later ones are skipped (a source failure skips none: every frame it
+   * delivered precedes it).
+   */
+  let failure: unknown;
+  let failedAt = Infinity;
+  const fail = (e: unknown, frameIndex = Infinity) => {
+    if (failure === undefined) {
+      failure = e;
+      failedAt = frameIndex;
     }
+    handle.stop();
   };
 
+  /** Frames enter the graph against credits; a frame leaving it, written or skipped, returns its credit. */
+  const credits = new Subject<void>();
+  const skip = (): Observable<never> => {
+    credits.next();
+    return EMPTY;
+  };
+
+  /**
+   * One step of the graph as an operator: timed, skipped once the run has failed, and a failure
+   * names the stage and frame, then stops the run gracefully (no new frames; earlier frames finish).
+   */
+  const stage = <I extends { meta: FrameMeta; timings: FrameTimings }, O>(name: StageName & keyof StageTimings, fn: (x: I) => O | Promise<O>) =>
+    concatMap((x: I): Observable<O> => {
+      if (x.meta.index >= failedAt) return skip();
+      const t0 = performance.now();
+      const timed = (out: O) => {
+        x.timings[`${name}Ms`] = performance.now() - t0;
+        stats.sample(name, x.timings[`${name}Ms`]);
+        return out;
+      };
+      const failed = (e: unknown): Observable<O> => {
+        fail(stageError(name, x.meta, source, e), x.meta.index);
+        return skip();
+      };
+      try {
+        const out = fn(x);
+        return out instanceof Promise ? from(out.then(timed)).pipe(catchError(failed)) : of(timed(out));
+      } catch (e) {
+        return failed(e);
+      }
+    });
+
   const run = async (): Promise<RunSummary> => {
-    let pull: Pull;
+    let read: Pull;
     let stopPump = () => {};
     if (live) {
       const fresh = freshestPull(source, stats, { paced: source.info.kind === 'file' || source.info.kind === 'images' });
-      pull = fresh.pull;
+      read = fresh.pull;
       stopPump = fresh.stop;
     } else {
-      const read = losslessPull(source);
-      pull = async () => {
-        const f = await read();
+      const next = losslessPull(source);
+      read = async () => {
+        const f = await next();
         if (f) stats.framesIn++;
         return f;
       };
     }
+    // A source that fails (an undecodable image in a folder) ends the input: frames already read
+    // still go through, then the run reports the failure.
+    const pull: Pull = () => (stopping ? Promise.resolve(null) : read().catch((e: unknown) => (fail(e), null)));
     stopRequested.subscribe(() => stopPump());
-    const credits = new Subject<void>();
     try {
       for (const s of sinks) await s.open(context);
       const signalSinks = sinks.filter((s) => s.writeSignal);
       const frames$ = credits.pipe(
-        concatMap(() => (stopping ? Promise.resolve(null) : pull())),
+        concatMap(pull),
         takeWhile((f): f is Frame | StaleTick => f !== null),
         // A stale tick (a live source without picture) goes to the signal sinks only, as a
         // message with null values, and hands its credit straight back.
@@ -129,36 +164,27 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
           credits.next();
           return false;
         }),
+        map(({ image, ...meta }) => {
+          const timings: FrameTimings = { queueMs: Date.now() - meta.captureTimeMs, preprocessMs: 0, inferMs: 0, analyseMs: 0, renderMs: 0, sinksMs: 0 };
+          stats.sample('queue', timings.queueMs);
+          return { meta, timings, image };
+        }),
       );
       const processed$ = frames$.pipe(
-        map((frame) => {
-          const timings: FrameTimings = { queueMs: Date.now() - frame.captureTimeMs, preprocessMs: 0, inferMs: 0, analyseMs: 0, renderMs: 0 };
-          stats.sample('queue', timings.queueMs);
-          const { bgr, tensor } = step('preprocess', frame, timings, () => segmenter.preprocess(frame.image));
-          return { frame, timings, bgr, tensor };
-        }),
-        concatMap(async (x) => {
-          const t0 = performance.now();
-          const labels = await segmenter.infer(x.tensor).catch((e: unknown) => Promise.reject(stageError('infer', x.frame, source, e)));
-          x.timings.inferMs = performance.now() - t0;
-          stats.sample('infer', x.timings.inferMs);
-          return { ...x, labels };
-        }),
+        stage('preprocess', (x) => ({ ...x, ...segmenter.preprocess(x.image) })),
+        stage('infer', async (x) => ({ ...x, labels: await segmenter.infer(x.tensor) })),
         // Hand the labels on asynchronously, so the next inference is started before this frame's
         // analysis and rendering run on the main thread, in parallel with it.
         observeOn(asapScheduler),
-        map((x) => {
-          const { analysis, summary } = step('analyse', x.frame, x.timings, () => segmenter.analyse(x.labels));
-          const overlay = step('render', x.frame, x.timings, () => segmenter.render(x.bgr, x.labels, analysis, summary));
-          const { image: _image, ...meta } = x.frame;
-          const partial = { meta, image: x.bgr, labels: x.labels, analysis, summary, overlay, timings: x.timings };
-          return { ...partial, signal: signalOf(partial as ProcessedFrame, context) } satisfies ProcessedFrame;
+        stage('analyse', (x) => ({ ...x, ...segmenter.analyse(x.labels) })),
+        stage('render', (x) => ({ ...x, overlay: segmenter.render(x.bgr, x.labels, x.analysis, x.summary) })),
+        map((x): ProcessedFrame => {
+          const frame = { meta: x.meta, image: x.bgr, labels: x.labels, analysis: x.analysis, summary: x.summary, overlay: x.overlay, timings: x.timings };
+          return { ...frame, signal: signalOf(frame, context) };
         }),
-        concatMap(async (f) => {
-          const t0 = performance.now();
-          for (const s of every) await Promise.resolve(s.write(f));
+        stage('sinks', async (f) => {
+          for (const s of every) await s.write(f);
           for (const slot of freshest) slot.offer(f);
-          stats.sample('sinks', performance.now() - t0);
           return f;
         }),
         tap((f) => {
@@ -172,10 +198,7 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
       const done = lastValueFrom(processed$, { defaultValue: undefined });
       for (let i = 0; i < config.inFlight; i++) credits.next();
       await done;
-      for (const slot of freshest) await slot.settle();
-    } catch (e) {
-      results.error(e);
-      throw e;
+      for (const slot of freshest) await slot.settle().catch((e: unknown) => fail(e));
     } finally {
       stopPump();
       source.close();
@@ -190,15 +213,19 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
       if (ownEngine) await engine!.dispose();
       if (closeErrors.length) log(`closing sinks: ${closeErrors.map(messageOf).join('; ')}`);
     }
-    results.complete();
-    if (source.endedEarly && !stopping) {
+    if (!failure && source.endedEarly && !stopping) {
       const { decoded, expected } = source.endedEarly;
-      throw new RoadsegError(`input ended early: decoded ${decoded} of the ${expected} frames its container declares (truncated or damaged file)`, {
+      failure = new RoadsegError(`input ended early: decoded ${decoded} of the ${expected} frames its container declares (truncated or damaged file)`, {
         where: source.info.uri,
         hint: `the ${stats.framesOut} frames before the damage were processed and the outputs finalised; re-copy or re-encode the file`,
         exitCode: ExitCode.input,
       });
     }
+    if (failure) {
+      results.error(failure);
+      throw failure;
+    }
+    results.complete();
     return { ...stats.snapshot(), sinks: Object.fromEntries(sinks.map((s) => [s.name, s.stats?.() ?? {}])) };
   };
 
@@ -221,6 +248,9 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
   };
   return handle;
 }
+
+/** Stages whose time is kept per frame, in FrameTimings. */
+type StageTimings = { [K in keyof FrameTimings as K extends `${infer S}Ms` ? S : never]: number };
 
 function stageError(stage: StageName, meta: { index: number; sourceId: string }, source: FrameSource, e: unknown): RoadsegError {
   if (e instanceof RoadsegError) return e;

@@ -28,7 +28,7 @@ export interface SignalMessage {
   histogram: Record<string, number>;
 }
 
-export function signalOf(f: ProcessedFrame, ctx: PipelineContext, nowMs = Date.now()): SignalMessage {
+export function signalOf(f: Omit<ProcessedFrame, 'signal'>, ctx: PipelineContext, nowMs = Date.now()): SignalMessage {
   return {
     ...header(f.meta, ctx, nowMs),
     status: 'ok',

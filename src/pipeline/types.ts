@@ -57,6 +57,8 @@ export interface FrameTimings {
   inferMs: number;
   analyseMs: number;
   renderMs: number;
+  /** Writing to the `every` sinks (video file, signal). */
+  sinksMs: number;
 }
 
 export interface ProcessedFrame {

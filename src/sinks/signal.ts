@@ -4,9 +4,10 @@
  * output may be a pipe to a slow reader: lines are handed over asynchronously and, if the reader
  * lags by more than `maxBacklog` bytes, dropped and counted rather than buffered without limit.
  */
-import { closeSync, mkdirSync, openSync, writeSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
+import { ensureOutputDir } from '../util/output.js';
 import type { SignalMessage } from '../pipeline/signal.js';
 import type { PipelineContext, ProcessedFrame, Sink } from '../pipeline/types.js';
 
@@ -19,17 +20,17 @@ export class SignalSink implements Sink {
 
   constructor(readonly target: string, private readonly maxBacklog = 4 * 1024 * 1024) {
     this.name = target === '-' ? 'signal stdout' : `signal ${target}`;
-  }
-
-  open(_ctx: PipelineContext): void {
-    if (this.target === '-') return;
+    if (target === '-') return;
+    // Opened here, so a bad path fails before the model loads.
+    ensureOutputDir(target);
     try {
-      mkdirSync(dirname(resolve(this.target)), { recursive: true });
-      this.fd = openSync(this.target, 'w');
+      this.fd = openSync(target, 'w');
     } catch (e) {
       throw new RoadsegError(`cannot write the signal file ${this.target}: ${messageOf(e)}`, { where: resolve(this.target), hint: 'choose a writable location for --signal', exitCode: ExitCode.output });
     }
   }
+
+  open(_ctx: PipelineContext): void {}
 
   write(frame: ProcessedFrame): void {
     this.writeSignal(frame.signal);

@@ -7,7 +7,8 @@
  * frame the sink checks the free space of the output's filesystem and the process's file-size
  * limit, and stops the run with a clear error while there is still room to finalise the file.
  */
-import { mkdirSync, readFileSync, statSync, statfsSync } from 'node:fs';
+import { readFileSync, statSync, statfsSync } from 'node:fs';
+import { ensureOutputDir } from '../util/output.js';
 import { dirname, extname, resolve } from 'node:path';
 import { cv } from '../util/cv.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
@@ -41,15 +42,11 @@ export class VideoFileSink implements Sink {
     if (!codecsByExtension[extname(path).toLowerCase()]) {
       throw new RoadsegError(`unsupported video file type: ${path}`, { hint: `use one of ${Object.keys(codecsByExtension).join(' ')}`, exitCode: ExitCode.usage });
     }
+    // A missing folder is created; one that cannot be fails here, before the model loads.
+    ensureOutputDir(path);
   }
 
   open(ctx: PipelineContext): void {
-    const dir = dirname(resolve(this.path));
-    try {
-      mkdirSync(dir, { recursive: true });
-    } catch (e) {
-      throw new RoadsegError(`cannot create the output folder for ${this.path}: ${messageOf(e)}`, { where: dir, hint: 'choose a writable location', exitCode: ExitCode.output });
-    }
     this.size = { width: ctx.stream.width, height: ctx.stream.height };
     const size = new cv.Size(ctx.stream.width, ctx.stream.height);
     const tried: string[] = [];

@@ -25,6 +25,7 @@ import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { packageRoot } from '../engine/registry.js';
 import type { PipelineConfig } from '../pipeline/config.js';
 import type { PipelineContext, ProcessedFrame, Sink } from '../pipeline/types.js';
+import type { SignalMessage } from '../pipeline/signal.js';
 import type { Rgb } from '../stages/palette.js';
 import { cv } from '../util/cv.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
@@ -226,7 +227,12 @@ export class WebSocketSink implements Sink {
     };
 
     this.wss = new WebSocketServer({ noServer: true, clientTracking: false, maxPayload: this.options.maxMessageBytes, perMessageDeflate: false });
-    this.server = createServer((req, res) => void this.serveViewer(req, res));
+    // A peer that connects and never completes its request (gone mid-handshake, or trickling bytes)
+    // is not a client yet, so neither the heartbeat nor maxClients covers it, and Node's defaults
+    // would hold its socket for up to 90 s. It gets one heartbeat interval (answered with 408),
+    // checked twice per interval.
+    const requestTimeout = this.options.heartbeatMs;
+    this.server = createServer({ headersTimeout: requestTimeout, requestTimeout, connectionsCheckingInterval: Math.ceil(requestTimeout / 2) }, (req, res) => void this.serveViewer(req, res));
     this.server.on('connection', (socket) => socket.unref());
     this.server.on('upgrade', (req, socket, head) => this.onUpgrade(req, socket, head));
     this.listening = new Promise((resolve, reject) => {
@@ -288,11 +294,10 @@ export class WebSocketSink implements Sink {
   write(frame: ProcessedFrame): void {
     const seq = ++this.framesWritten;
     if (this.clients.size === 0) return;
-    const signal = Buffer.from(JSON.stringify(frame.signal), 'utf8');
+    this.writeSignal(frame.signal);
     let classMap: Buffer | undefined;
     for (const c of this.clients) {
       if (!c.helloSent) continue;
-      if (c.subscription.signal) this.count(c, this.sendDroppable(c, signal, false) ? 'signalsSent' : 'signalsDropped');
       if (c.subscription.classMap) {
         classMap ??= this.classMapMessage(frame);
         this.count(c, this.sendDroppable(c, classMap, true) ? 'classMapsSent' : 'classMapsDropped');
@@ -302,6 +307,14 @@ export class WebSocketSink implements Sink {
       if (![...this.clients].some((c) => this.wantsFrames(c, kind))) continue;
       this.encoders[kind].pending = { frame, seq };
       this.pump(kind);
+    }
+  }
+
+  /** A signal message to every subscribed client (also a live source's stale ticks); never waits. */
+  writeSignal(message: SignalMessage): void {
+    const signal = Buffer.from(JSON.stringify(message), 'utf8');
+    for (const c of this.clients) {
+      if (c.helloSent && c.subscription.signal) this.count(c, this.sendDroppable(c, signal, false) ? 'signalsSent' : 'signalsDropped');
     }
   }
 
