@@ -245,12 +245,14 @@ for (const r of readers) r.ws.terminate();
 const videoBytes = sizeOf(videoPath);
 rmSync(out, { recursive: true, force: true });
 
-// The verdict: the first and last windows of the run, by sample time.
+// The verdict: the first and last windows of the run (thirds of what ran, at most windowS), as
+// counts of samples so that timer drift cannot leave a sample out of one of them.
 const during = samples.filter((s) => !s.afterRun);
 const lastT = during.at(-1)!.t;
-const windowOf = (from: number, to: number) => during.filter((s) => s.t >= from && s.t <= to);
-const first = windowOf(0, Math.min(windowS, lastT / 3));
-const last = windowOf(lastT - Math.min(windowS, lastT / 3), lastT);
+const comparedS = Math.min(windowS, lastT / 3);
+const windowSamples = Math.floor(comparedS / sampleIntervalS) + 1;
+const first = during.slice(0, windowSamples);
+const last = during.slice(-windowSamples);
 const maxOf = (xs: SoakSample[], key: 'rssBytes' | 'heapUsedBytes' | 'externalBytes') => Math.max(...xs.map((s) => s[key]));
 const meanFps = (xs: SoakSample[]) => {
   const moving = xs.filter((s) => s.fps > 0);
@@ -269,8 +271,8 @@ console.log(`run: ${stopReason}${runError ? `: ${runError instanceof Error ? run
 console.log(`frames: ${pipeline.stats.framesOut} in ${lastT.toFixed(0)} s (${(during.at(-1)!.framesOut / lastT).toFixed(2)} fps); overlay video ${mib(videoBytes)} MiB (${mib(freeAtStart)} MiB were free)`);
 console.log('| window | samples | max RSS MiB | max heap MiB | max external MiB | mean fps |\n|---|---|---|---|---|---|');
 for (const [name, xs] of [
-  [`first ${(Math.min(windowS, lastT / 3) / 60).toFixed(1)} min`, first],
-  [`last ${(Math.min(windowS, lastT / 3) / 60).toFixed(1)} min`, last],
+  [`first ${(comparedS / 60).toFixed(1)} min`, first],
+  [`last ${(comparedS / 60).toFixed(1)} min`, last],
 ] as const) {
   console.log(`| ${name} | ${xs.length} | ${mib(maxOf(xs, 'rssBytes'))} | ${mib(maxOf(xs, 'heapUsedBytes'))} | ${mib(maxOf(xs, 'externalBytes'))} | ${meanFps(xs).toFixed(2)} |`);
 }

@@ -110,7 +110,7 @@ function rawPeer(port: number, opts: { read: boolean }): Promise<RawPeer> {
       closeCode: () => frames.find((f) => f.opcode === 0x8)?.payload.readUInt16BE(0),
       closed: new Promise((r) => socket.once('close', () => r())),
     };
-    let pending = Buffer.alloc(0);
+    let pending: Buffer = Buffer.alloc(0);
     let upgraded = false;
     socket.on('data', (chunk: Buffer) => {
       pending = Buffer.concat([pending, chunk]);
