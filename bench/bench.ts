@@ -5,8 +5,9 @@
  *   bare       the engine alone on tensors prepared beforehand (the ceiling)
  *   pipeline   the whole graph with no sinks
  *   sinks      the graph with the video file and signal sinks
+ *   websocket  the graph with 20 reading websocket clients and one stalled, over no clients
  *
- * Usage: npm run bench [-- --clip PATH --frames N --json FILE]
+ * Usage: npm run bench [-- --clip PATH --frames N --json FILE --models-dir DIR]
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +19,7 @@ import { createPipeline } from '../src/pipeline/graph.js';
 import { openSource } from '../src/sources/index.js';
 import { isStale } from '../src/pipeline/types.js';
 import { toBgr, packInput } from '../src/stages/preprocess.js';
+import { benchWebsocket } from './websocket.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -66,6 +68,7 @@ for (let round = 0; round < 2; round++) {
   rows.push({ name: 'pipeline, video + signal sinks', fps: await pipelineFps(engine, [join(out, 'overlay.mp4'), `signal:${join(out, 'signal.jsonl')}`]) });
 }
 await engine.dispose();
+const ws = await benchWebsocket({ clip, frames, modelsDir });
 
 const best = (name: string) => Math.max(...rows.filter((r) => r.name === name).map((r) => r.fps));
 const bare = best('bare inference');
@@ -74,4 +77,5 @@ const header = `clip ${clip.split('/').pop()}, ${frames} frames per variant, mod
 console.log(header);
 console.log('| variant | fps | ratio to bare inference |\n|---|---|---|');
 for (const r of table) console.log(`| ${r.name} | ${r.fps.toFixed(2)} | ${r.ratio.toFixed(2)} |`);
-if (args.json) writeFileSync(args.json, JSON.stringify({ clip, frames, model: engine.manifest.id, device: engine.provider, rows, table }, null, 2));
+console.log(`\nwebsocket: ${ws.fpsWithClients.toFixed(2)} fps with 20 reading clients + 1 stalled, ${ws.fpsNoClients.toFixed(2)} fps with none: ratio ${ws.ratio.toFixed(2)} (CPU ms/frame ${ws.cpuMsPerFrameWithClients.toFixed(0)} vs ${ws.cpuMsPerFrameNoClients.toFixed(0)})`);
+if (args.json) writeFileSync(args.json, JSON.stringify({ clip, frames, model: engine.manifest.id, device: engine.provider, rows, table, websocket: ws }, null, 2));

@@ -82,10 +82,10 @@ describe('both models segment a street image', () => {
     for (const engine of engines) {
       expect(engine.provider).toBe('cpu');
       const r = await new Segmenter(engine).segment(image);
-      sizes.push([r.analysis.width, r.analysis.height]);
+      sizes.push([r.labels.shape[1]!, r.labels.shape[0]!]);
       const { data: l } = r.labels;
-      const w = r.analysis.width;
-      const bottomCentre = l[(r.analysis.height - 5) * w + (w >> 1)];
+      const [h, w] = r.labels.shape as [number, number];
+      const bottomCentre = l[(h - 5) * w + (w >> 1)];
       expect(bottomCentre).toBe(0);
       expect(Math.max(...new Set(l))).toBeLessThanOrEqual(18);
       expect([r.overlay.cols, r.overlay.rows]).toEqual([2048, 1024]);

@@ -34,18 +34,20 @@ export function registerSegment(program: Command): void {
     const segmenter = new Segmenter(engine, { overlay: { opacity: flags.opacity }, hud: flags.hud, analysis: flags.corridor ? { corridor: flags.corridor } : {} });
     for (const file of files) {
       const image = readImage(file);
+      // Read before segmenting: a grey or 4-channel image is converted and its Mat released.
+      const { cols: width, rows: height } = image;
       const r = await segmenter.segment(image);
       const stem = basename(file, extname(file));
-      const labelsFull = resizeLabels(r.labels, image.cols, image.rows);
+      const labelsFull = resizeLabels(r.labels, width, height);
       cv.imwrite(join(flags.out, `${stem}_overlay.png`), r.overlay);
       cv.imwrite(join(flags.out, `${stem}_labels.png`), labelsToMat(labelsFull));
       const summary = {
         image: resolve(file),
-        width: image.cols,
-        height: image.rows,
+        width,
+        height,
         model: engine.manifest.id,
         device: engine.provider,
-        inputSize: { width: r.analysis.width, height: r.analysis.height },
+        inputSize: { width: r.labels.shape[1], height: r.labels.shape[0] },
         ...r.summary,
         timings: Object.fromEntries(Object.entries(r.timings).map(([k, v]) => [k, Math.round(v * 100) / 100])),
       };

@@ -4,6 +4,7 @@
  * up, and turns packed input tensors into label maps.
  */
 import ndarray from 'ndarray';
+import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
 import { labelMap, type LabelMap } from '../stages/labelmap.js';
@@ -93,7 +94,13 @@ export class SegmentationEngine {
         session = await WorkerSession.create(weightsPath, {
           executionProviders: [providerConfig(provider, opts)],
           graphOptimizationLevel: 'all',
-          ...(opts.threads ? { intraOpNumThreads: opts.threads, interOpNumThreads: 1 } : {}),
+          // onnxruntime's own default counts physical cores: one on a 2-vCPU machine, where two
+          // threads infer 1.6x faster (81 vs 128 ms at 913x513).
+          intraOpNumThreads: opts.threads ?? availableParallelism(),
+          interOpNumThreads: 1,
+          // Idle inference threads sleep instead of spinning, leaving the cores to decoding,
+          // rendering and encoding, which run beside inference in the pipeline.
+          extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
         });
       } catch (e) {
         // A file onnxruntime cannot parse fails the same way on every provider: say so at once.

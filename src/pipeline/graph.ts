@@ -81,6 +81,8 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
   const live = config.live ?? source.info.live;
   const every = sinks.filter((s) => s.policy === 'every');
   const freshest = sinks.filter((s) => s.policy === 'freshest').map((s) => new FreshestSlot(s, (name) => stats.drop(`${name} busy`)));
+  // Frames' Mats are freed as they leave the graph unless a sink may still hold them (see types.ts).
+  const releaseFrames = !sinks.some((s) => s.policy === 'freshest' || s.retainsFrames);
 
   /**
    * The first failure of the run, and the frame it happened on: frames before it still reach the
@@ -177,7 +179,7 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
         // analysis and rendering run on the main thread, in parallel with it.
         observeOn(asapScheduler),
         stage('analyse', (x) => ({ ...x, ...segmenter.analyse(x.labels) })),
-        stage('render', (x) => ({ ...x, overlay: segmenter.render(x.bgr, x.labels, x.analysis, x.summary) })),
+        stage('render', (x) => ({ ...x, overlay: segmenter.render(x.bgr, x.analysis, x.summary) })),
         map((x): ProcessedFrame => {
           const frame = { meta: x.meta, image: x.bgr, labels: x.labels, analysis: x.analysis, summary: x.summary, overlay: x.overlay, timings: x.timings };
           return { ...frame, signal: signalOf(frame, context) };
@@ -191,6 +193,10 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
           stats.sample('endToEnd', Date.now() - f.meta.captureTimeMs);
           stats.frameDone();
           results.next(f);
+          if (releaseFrames) {
+            f.overlay.release();
+            f.image.release();
+          }
           credits.next();
         }),
         takeUntil(aborted),

@@ -75,6 +75,9 @@ export interface ProcessedFrame {
   /** The frame's signal message, made once and sent identically by every sink. */
   signal: SignalMessage;
 }
+// Memory: the Mats of a ProcessedFrame (`image`, `overlay`) are released as soon as the frame has
+// left the graph, unless a sink keeps frames (`retainsFrames`, freshest-policy sinks): results
+// subscribers must copy (`mat.copy()`) what they keep beyond their callback.
 
 export interface PipelineContext {
   stream: StreamInfo;
@@ -94,6 +97,8 @@ export interface Sink {
   write(frame: ProcessedFrame): Promise<void> | void;
   /** Finalise (flush, close files). Called once, also after errors and interrupts. */
   close(): Promise<void> | void;
+  /** True when the sink keeps frames after `write` returns (then their Mats are left to the GC). */
+  readonly retainsFrames?: boolean;
   /** Counters for the end-of-run summary (frames written, skipped, ...). */
   stats?(): Record<string, number | string>;
   /**

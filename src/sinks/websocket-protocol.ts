@@ -1,5 +1,5 @@
 /**
- * The websocket protocol, version 1 (docs/websocket.md). Text messages are JSON objects with `v`
+ * The websocket protocol, version 1 (README: "Websocket output"). Text messages are JSON objects with `v`
  * and `type`; binary messages (frames, class maps) start with a one-byte kind and a JSON header:
  *
  *   byte 0        kind: 1 = frame (JPEG), 2 = class map (run-length encoded class ids)
@@ -61,19 +61,26 @@ export interface HelloMessage {
   maxMessageBytes: number;
 }
 
+/** What the server delivered to a client, and what it dropped or ignored. */
+export interface DeliveryCounters {
+  framesSent: number;
+  /** Frames a client subscribed to images got no image of (it was still busy with an earlier one). */
+  framesSkipped: number;
+  signalsSent: number;
+  /** Signals not sent because the client lagged by more than maxBufferedBytes. */
+  signalsDropped: number;
+  classMapsSent: number;
+  classMapsDropped: number;
+  /** Client messages ignored (not JSON, unknown, binary). */
+  badMessages: number;
+}
+
 /** Sent about once a second: this client's counters. */
-export interface StatsMessage {
+export interface StatsMessage extends Omit<DeliveryCounters, 'badMessages'> {
   v: typeof protocolVersion;
   type: 'stats';
   /** Frames that reached the server since it started. */
   framesWritten: number;
-  framesSent: number;
-  /** Frames this client did not get an image of since it subscribed to frames (it was busy). */
-  framesSkipped: number;
-  signalsSent: number;
-  signalsDropped: number;
-  classMapsSent: number;
-  classMapsDropped: number;
   clients: number;
 }
 

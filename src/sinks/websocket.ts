@@ -1,6 +1,6 @@
 /**
  * Websocket server and browser viewer (`ws://host:port`, `--serve`). Protocol: websocket-protocol.ts
- * and docs/websocket.md.
+ * and the README ("Websocket output").
  *
  * The sink is an `every` sink, because each client must get the signal of every frame, but its
  * write() never waits: per frame it hands the signal (and class map) to each subscribed client at
@@ -42,6 +42,7 @@ import {
   type ErrorMessage,
   type FrameKind,
   type HelloMessage,
+  type DeliveryCounters,
   type StatsMessage,
   type SubscribeMessage,
   type Subscription,
@@ -136,18 +137,6 @@ interface EncodedFrame {
   message: Buffer;
 }
 
-export interface DeliveryCounters {
-  framesSent: number;
-  /** Frames a client subscribed to images got no image of (it was still busy with an earlier one). */
-  framesSkipped: number;
-  signalsSent: number;
-  /** Signals not sent because the client lagged by more than maxBufferedBytes. */
-  signalsDropped: number;
-  classMapsSent: number;
-  classMapsDropped: number;
-  /** Client messages ignored (not JSON, unknown, binary). */
-  badMessages: number;
-}
 
 const zeroCounters = (): DeliveryCounters => ({ framesSent: 0, framesSkipped: 0, signalsSent: 0, signalsDropped: 0, classMapsSent: 0, classMapsDropped: 0, badMessages: 0 });
 
@@ -183,6 +172,8 @@ interface Encoder {
 export class WebSocketSink implements Sink {
   readonly name: string;
   readonly policy = 'every' as const;
+  /** Images are JPEG-encoded after `write` returns. */
+  readonly retainsFrames = true;
   readonly host: string;
   /** Resolves with the bound address once listening; open() reports a failure to bind. */
   readonly listening: Promise<{ host: string; port: number }>;

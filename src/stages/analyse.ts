@@ -14,6 +14,8 @@ export interface AnalysisConfig {
 }
 
 export interface FrameAnalysis {
+  /** The label map analysed (the model's output, possibly downsampled). */
+  labels: LabelMap;
   drivableFraction: number;
   egoFraction: number;
   histogram: ClassHistogram;
@@ -44,6 +46,7 @@ export function analyse(labels: LabelMap, cfg: AnalysisConfig, lut = drivableLut
   const mask = drivableMask(labels, lut);
   const area = drivableArea(labels, cfg.corridor, lut);
   return {
+    labels,
     drivableFraction: area.drivableFraction,
     egoFraction: area.egoFraction,
     histogram: classHistogram(labels, cfg.classNames.length),

@@ -1,6 +1,7 @@
 import { cv, type Mat } from '../util/cv.js';
 import { heightOf, widthOf, type LabelMap } from './labelmap.js';
 import { colorize, paintMask, type Rgb } from './palette.js';
+import { releaseIntermediates } from './preprocess.js';
 
 export interface OverlayStyle {
   /** Weight of the class colours, 0 (image only) .. 1 (colours only). */
@@ -18,9 +19,10 @@ export const defaultOverlayStyle: OverlayStyle = { opacity: 0.45, edgeColor: [25
 export function renderOverlay(bgr: Mat, labels: LabelMap, lut: Uint8Array, style: OverlayStyle, edgeMask?: Uint8Array, hud?: string): Mat {
   const colours = colorize(labels, lut);
   if (edgeMask && style.edgeColor) paintMask(colours, edgeMask, style.edgeColor);
-  let colourMat = new cv.Mat(Buffer.from(colours.buffer, colours.byteOffset, colours.byteLength), heightOf(labels), widthOf(labels), cv.CV_8UC3);
-  if (colourMat.cols !== bgr.cols || colourMat.rows !== bgr.rows) colourMat = colourMat.resize(bgr.rows, bgr.cols, 0, 0, cv.INTER_NEAREST);
-  const out = bgr.addWeighted(1 - style.opacity, colourMat, style.opacity, 0);
+  const colourMat = new cv.Mat(Buffer.from(colours.buffer, colours.byteOffset, colours.byteLength), heightOf(labels), widthOf(labels), cv.CV_8UC3);
+  const scaled = colourMat.cols !== bgr.cols || colourMat.rows !== bgr.rows ? colourMat.resize(bgr.rows, bgr.cols, 0, 0, cv.INTER_NEAREST) : colourMat;
+  const out = bgr.addWeighted(1 - style.opacity, scaled, style.opacity, 0);
+  releaseIntermediates(bgr, colourMat, scaled);
   if (hud) drawHud(out, hud);
   return out;
 }

@@ -14,5 +14,10 @@ export function matToLabels(mat: Mat): LabelMap {
 /** The label map at another size (nearest neighbour: class ids are not blended). */
 export function resizeLabels(labels: LabelMap, width: number, height: number): LabelMap {
   if (widthOf(labels) === width && heightOf(labels) === height) return labels;
-  return matToLabels(labelsToMat(labels).resize(height, width, 0, 0, cv.INTER_NEAREST));
+  const mat = labelsToMat(labels);
+  const resized = mat.resize(height, width, 0, 0, cv.INTER_NEAREST);
+  const out = matToLabels(resized);
+  mat.release();
+  resized.release();
+  return out;
 }

@@ -1,4 +1,4 @@
-// roadseg browser viewer: speaks protocol v1 (docs/websocket.md) to the server that served it.
+// roadseg browser viewer: speaks protocol v1 (README: "Websocket output") to the server that served it.
 // Plain script, no libraries and nothing fetched from elsewhere.
 'use strict';
 
