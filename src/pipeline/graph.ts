@@ -2,8 +2,10 @@
  * The stream graph, assembled from a config in one place:
  *
  *   source(uri) -> policy (lossless pull | freshest slot) -> preprocess -> infer -> analyse
- *     -> render -> signal -> sinks: `every` sinks awaited in order (video file, signal),
- *                                   `freshest` sinks offered without waiting (window, websocket)
+ *     -> render -> signal -> sinks: `every` sinks awaited in order (video file, signal; the
+ *                                   websocket takes every signal and never waits),
+ *                                   `freshest` sinks offered without waiting (window)
+ *   stale ticks (a live stream offline) -> a stale signal to the sinks that carry the signal
  *
  * Backpressure: a frame is pulled from the source only against a credit, and a credit is returned
  * when a frame has left the graph, so at most `inFlight` frames are decoded and not yet written,
