@@ -1,7 +1,7 @@
 import { Option, type Command } from 'commander';
 import { deviceChoices, type DeviceChoice } from '../engine/devices.js';
 import { SegmentationEngine } from '../engine/engine.js';
-import { ExitCode, RoadsegError } from '../util/errors.js';
+import { intArg, stderrLog } from './args.js';
 
 export interface EngineFlags {
   model?: string;
@@ -9,22 +9,6 @@ export interface EngineFlags {
   device: DeviceChoice;
   threads?: number;
   inputHeight?: number;
-}
-
-export function intArg(name: string, min = 1) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isInteger(n) || n < min) throw new RoadsegError(`${name} must be an integer >= ${min}, got "${value}"`, { exitCode: ExitCode.usage });
-    return n;
-  };
-}
-
-export function numberArg(name: string, min: number, max: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!Number.isFinite(n) || n < min || n > max) throw new RoadsegError(`${name} must be a number in [${min}, ${max}], got "${value}"`, { exitCode: ExitCode.usage });
-    return n;
-  };
 }
 
 export function addEngineOptions(cmd: Command): Command {
@@ -36,9 +20,6 @@ export function addEngineOptions(cmd: Command): Command {
     .option('--input-height <px>', 'model input height for dynamic-size models, snapped to the size rule (DeepLab: 16k+1, default 513)', intArg('--input-height', 17));
 }
 
-export function stderrLog(line: string): void {
-  process.stderr.write(`roadseg: ${line}\n`);
-}
 
 export function createEngine(flags: EngineFlags, log = stderrLog): Promise<SegmentationEngine> {
   return SegmentationEngine.create({

@@ -9,7 +9,7 @@ import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
 import { messageText, protocolVersion, type HelloMessage, type SubscribeMessage } from '../sinks/websocket-protocol.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
-import { intArg, stderrLog } from './common.js';
+import { intArg, stderrLog } from './args.js';
 
 interface ListenFlags {
   token?: string;

@@ -1,20 +1,21 @@
 import { Command, CommanderError } from 'commander';
 import { RoadsegError } from '../util/errors.js';
-import { registerEval } from './eval.js';
-import { registerListen } from './listen.js';
-import { registerModels } from './models.js';
-import { registerRun } from './run.js';
-import { registerSegment } from './segment.js';
 
 const program = new Command('roadseg')
   .description('real-time semantic segmentation of driving video, with a drivable-area signal')
   .showHelpAfterError()
   .exitOverride();
-registerRun(program);
-registerSegment(program);
-registerEval(program);
-registerModels(program);
-registerListen(program);
+// Each command's module is loaded only when that command runs (all of them for the overall help):
+// `listen` then starts without loading OpenCV and onnxruntime.
+const commands: Record<string, () => Promise<(program: Command) => void>> = {
+  run: async () => (await import('./run.js')).registerRun,
+  segment: async () => (await import('./segment.js')).registerSegment,
+  eval: async () => (await import('./eval.js')).registerEval,
+  models: async () => (await import('./models.js')).registerModels,
+  listen: async () => (await import('./listen.js')).registerListen,
+};
+const asked = process.argv[2];
+for (const name of asked && asked in commands ? [asked] : Object.keys(commands)) (await commands[name]!())(program);
 
 // Node ends with 13 when the event loop empties under a pending top-level await: a stalled run.
 process.on('exit', (code) => {

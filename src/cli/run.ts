@@ -4,7 +4,8 @@ import { createPipeline, type PipelineHandle, type RunSummary } from '../pipelin
 import { parseConfig, readConfigFile, type PipelineConfig } from '../pipeline/config.js';
 import { parseCorridor } from '../stages/drivable.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
-import { addEngineOptions, intArg, numberArg, stderrLog } from './common.js';
+import { addEngineOptions } from './common.js';
+import { intArg, numberArg, stderrLog } from './args.js';
 import { startProgress } from './progress.js';
 
 /** Flag name -> config key, for flags that map one to one. */

@@ -8,7 +8,8 @@ import { expandImageInputs, readImage } from '../sources/images.js';
 import { cv } from '../util/cv.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
 import { ensureWritableDir } from '../util/output.js';
-import { addEngineOptions, createEngine, numberArg, type EngineFlags } from './common.js';
+import { addEngineOptions, createEngine, type EngineFlags } from './common.js';
+import { numberArg } from './args.js';
 
 interface SegmentFlags extends EngineFlags {
   out: string;
