@@ -5,7 +5,7 @@ import { corridorSpan, defaultCorridor, drivableArea, drivableLut, parseCorridor
 import { rowBoundaries, sobelEdges } from '../src/stages/edges.js';
 import { classHistogram, histogramFractions } from '../src/stages/histogram.js';
 import { inputSize, snapToRule } from '../src/stages/input-size.js';
-import { labelMap } from '../src/stages/labelmap.js';
+import { downsampleLabels, labelMap } from '../src/stages/labelmap.js';
 import { ConfusionMatrix } from '../src/stages/metrics.js';
 import { bgrLut, colorize, paintMask } from '../src/stages/palette.js';
 
@@ -113,6 +113,16 @@ describe('metrics', () => {
     const m = new ConfusionMatrix(['a']);
     m.update(new Uint8Array([255, 0]), new Uint8Array([0, 0]));
     expect(m.report().pixelAccuracy).toBe(0.5);
+  });
+});
+
+describe('label map downsampling', () => {
+  it('keeps every n-th pixel of every n-th row, rounding the size up', () => {
+    const small = downsampleLabels(mapOf(['01234', '56789', '.0.0.']), 2);
+    expect(small.shape).toEqual([2, 3]);
+    expect([...small.data]).toEqual([0, 2, 4, 255, 255, 255]);
+    const same = mapOf(['01']);
+    expect(downsampleLabels(same, 1)).toBe(same);
   });
 });
 
