@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 say() { [ -n "${ROADSEG_SETUP_QUIET:-}" ] || echo "setup: $*" >&2; }
 
 # --- 1. system packages -------------------------------------------------------------------
-# Only the OpenCV modules roadseg uses (the full libopencv-dev is ~1 GB and makes the binding's
-# build three times longer); ffmpeg for tests and users' own checks, xvfb for the window sink under
+# Only the OpenCV modules roadseg uses (the full libopencv-dev is ~1 GB, and the binding would
+# compile wrappers for every module); ffmpeg for tests and users' own checks, xvfb for the window sink under
 # a virtual display, chromium for the viewer tests.
 OPENCV_MODULES=(core imgproc imgcodecs videoio highgui)
 APT_PACKAGES=(xvfb xauth ffmpeg chromium fonts-dejavu-core)
@@ -40,7 +40,7 @@ fi
 # --- 2. node modules ------------------------------------------------------------------------
 stamp=node_modules/.roadseg-installed
 if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ] || [ package.json -nt "$stamp" ]; then
-  say "installing node modules (builds the OpenCV binding against Debian's OpenCV, ~2 min)"
+  say "installing node modules (builds the OpenCV binding against Debian's OpenCV, ~3 min on 2 cores)"
   # Debian's opencv_modules.hpp declares every OpenCV module, installed or not, and the binding
   # compiles a wrapper for each one declared. An include folder that mirrors Debian's but declares
   # only the modules above builds just those (PLATFORM-NOTES).

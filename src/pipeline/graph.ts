@@ -20,7 +20,7 @@ import { openSource } from '../sources/index.js';
 import type { FrameSource } from '../sources/source.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
 import { parseConfig, type PipelineConfig, type PipelineConfigInput } from './config.js';
-import { freshestPull, losslessPull, type Pull } from './policy.js';
+import { freshestPull, type Pull } from './policy.js';
 import { Segmenter } from './segmenter.js';
 import { signalOf, staleSignal } from './signal.js';
 import { RunStats, type StageName, type StatsSnapshot } from './stats.js';
@@ -58,7 +58,8 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
   const log = opts.log ?? (() => {});
   const stats = new RunStats();
   let stopping = false;
-  const stopRequested = new Subject<void>();
+  /** Stops a live source's pump (set by `run`). */
+  let stopPump = () => {};
   const aborted = new Subject<void>();
   const results = new Subject<ProcessedFrame>();
 
@@ -135,15 +136,13 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
 
   const run = async (): Promise<RunSummary> => {
     let read: Pull;
-    let stopPump = () => {};
     if (live) {
       const fresh = freshestPull(source, stats, { paced: source.info.kind === 'file' || source.info.kind === 'images' });
       read = fresh.pull;
       stopPump = fresh.stop;
     } else {
-      const next = losslessPull(source);
       read = async () => {
-        const f = await next();
+        const f = await source.read();
         if (f) stats.framesIn++;
         return f;
       };
@@ -151,7 +150,6 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
     // A source that fails (an undecodable image in a folder) ends the input: frames already read
     // still go through, then the run reports the failure.
     const pull: Pull = () => (stopping ? Promise.resolve(null) : read().catch((e: unknown) => (fail(e), null)));
-    stopRequested.subscribe(() => stopPump());
     try {
       for (const s of sinks) await s.open(context);
       const signalSinks = sinks.filter((s) => s.writeSignal);
@@ -247,7 +245,7 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
     stop() {
       if (stopping) return;
       stopping = true;
-      stopRequested.next();
+      stopPump();
     },
     abort() {
       handle.stop();

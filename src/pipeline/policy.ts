@@ -10,10 +10,6 @@ import type { RunStats } from './stats.js';
 
 export type Pull = () => Promise<Frame | StaleTick | null>;
 
-export function losslessPull(source: FrameSource): Pull {
-  return () => source.read();
-}
-
 export function freshestPull(source: FrameSource, stats: RunStats, opts: { paced: boolean }): { pull: Pull; stop: () => void } {
   let slot: Frame | StaleTick | null = null;
   let ended = false;

@@ -20,9 +20,6 @@ export interface FrameAnalysis {
   egoFraction: number;
   histogram: ClassHistogram;
   edges: RoadEdges;
-  /** Size of the analysed label map. */
-  width: number;
-  height: number;
 }
 
 /** Road boundary at one reported row: x as a fraction of the width, null where there is none. */
@@ -51,8 +48,6 @@ export function analyse(labels: LabelMap, cfg: AnalysisConfig, lut = drivableLut
     egoFraction: area.egoFraction,
     histogram: classHistogram(labels, cfg.classNames.length),
     edges: roadEdges(mask, width, height, cfg.corridor.centerX),
-    width,
-    height,
   };
 }
 
@@ -60,10 +55,12 @@ const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 *
 
 export function summarize(a: FrameAnalysis, cfg: AnalysisConfig): DrivableSummary {
   const roadEdges = cfg.edgeRows.map((y) => {
-    const row = Math.min(a.height - 1, Math.round(y * (a.height - 1)));
+    const height = heightOf(a.labels);
+    const width = widthOf(a.labels);
+    const row = Math.min(height - 1, Math.round(y * (height - 1)));
     const l = a.edges.left[row]!;
     const r = a.edges.right[row]!;
-    return { y, left: l < 0 ? null : round(l / (a.width - 1), 4), right: r < 0 ? null : round(r / (a.width - 1), 4) };
+    return { y, left: l < 0 ? null : round(l / (width - 1), 4), right: r < 0 ? null : round(r / (width - 1), 4) };
   });
   return {
     drivablePct: round(a.drivableFraction * 100, 2),
