@@ -13,11 +13,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { SegmentationEngine, type InputTensor } from '../src/engine/engine.js';
-import { packageRoot } from '../src/engine/registry.js';
-import { createPipeline } from '../src/pipeline/graph.js';
-import { openSource } from '../src/sources/index.js';
-import { isStale } from '../src/pipeline/types.js';
+import type { InputTensor } from '../src/core/model.js';
+import { SegmentationEngine } from '../src/engine/engine.js';
+import { packageRoot } from '../src/util/package.js';
+import { createPipeline } from '../src/app/open.js';
+import { openSource } from '../src/app/sources.js';
+import { isStale } from '../src/core/frame.js';
 import { toBgr, packInput } from '../src/stages/preprocess.js';
 import { benchWebsocket } from './websocket.js';
 

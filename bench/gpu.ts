@@ -28,9 +28,11 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { brotliCompressSync, brotliDecompressSync, constants as zlibConstants } from 'node:zlib';
 import ndarray from 'ndarray';
-import { describeVulkan, probeDevices, webgpuIsSoftware, type Provider } from '../src/engine/devices.js';
-import { SegmentationEngine, type EngineOptions, type InputTensor } from '../src/engine/engine.js';
-import { getManifest, packageRoot } from '../src/engine/registry.js';
+import type { InputTensor, Provider } from '../src/core/model.js';
+import { describeVulkan, probeDevices, webgpuIsSoftware } from '../src/engine/devices.js';
+import { SegmentationEngine, type EngineOptions } from '../src/engine/engine.js';
+import { getManifest } from '../src/engine/registry.js';
+import { packageRoot } from '../src/util/package.js';
 import { RoadsegError, messageOf } from '../src/util/errors.js';
 
 const { values: args, positionals } = parseArgs({
@@ -82,7 +84,7 @@ const cells = [
 async function prepareFrames(): Promise<PreparedFrame[]> {
   // OpenCV only here: the rest of this file runs without it.
   const { readImage } = await import('../src/sources/images.js');
-  const { openSource } = await import('../src/sources/index.js');
+  const { openSource } = await import('../src/app/sources.js');
   const { packInput, toBgr } = await import('../src/stages/preprocess.js');
   const videoFrame = async (clip: string, skip: number) => {
     const source = openSource(join(dataDir, 'videos', clip), {});
@@ -291,10 +293,10 @@ const pipeline: PipelineRow[] = [];
 const clip = resolve(args.clip ?? join(dataDir, 'videos', 'udacity_vehicledet_pr2_test_small1.mp4'));
 const pipelineFrames = quick ? 3 : Number(args['pipeline-frames']);
 let skipPipeline: string | undefined = args['no-pipeline'] ? 'not asked for (--no-pipeline)' : undefined;
-let createPipeline: typeof import('../src/pipeline/graph.js').createPipeline | undefined;
+let createPipeline: typeof import('../src/app/open.js').createPipeline | undefined;
 if (!skipPipeline) {
   try {
-    ({ createPipeline } = await import('../src/pipeline/graph.js'));
+    ({ createPipeline } = await import('../src/app/open.js'));
   } catch (e) {
     // Where the project's node_modules did not travel (GPU machines): rxjs and the OpenCV binding,
     // which links Debian's OpenCV 4.6 (about 270 shared libraries), are not there.

@@ -30,8 +30,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { WebSocket, type RawData } from 'ws';
-import { packageRoot } from '../src/engine/registry.js';
-import { createPipeline, type RunSummary } from '../src/pipeline/graph.js';
+import { packageRoot } from '../src/util/package.js';
+import { createPipeline } from '../src/app/open.js';
+import type { RunSummary } from '../src/pipeline/graph.js';
 import { WebSocketSink } from '../src/sinks/websocket.js';
 import { BinaryKind, type SubscribeMessage } from '../src/sinks/websocket-protocol.js';
 

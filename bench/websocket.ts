@@ -7,7 +7,7 @@
  * (browsers would be elsewhere).
  */
 import { WebSocket } from 'ws';
-import { createPipeline } from '../src/pipeline/graph.js';
+import { createPipeline } from '../src/app/open.js';
 import { WebSocketSink } from '../src/sinks/websocket.js';
 
 export interface WebsocketBenchResult {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SegmentationEngine } from '../src/engine/engine.js';
 import { getManifest } from '../src/engine/registry.js';
-import { createPipeline } from '../src/pipeline/graph.js';
+import { createPipeline } from '../src/app/open.js';
 import { RoadsegError } from '../src/util/errors.js';
 import { cv } from '../src/util/cv.js';
 import { runCli, startCli } from './helpers/cli.js';

@@ -1,6 +1,6 @@
 // `roadseg run --serve` and the reference consumer `roadseg listen`, as a user runs them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SignalMessage } from '../src/pipeline/signal.js';
+import type { SignalMessage } from '../src/core/signal.js';
 import { startCli } from './helpers/cli.js';
 import { modelsDir } from './helpers/paths.js';
 import { shortClip, until } from './helpers/ws-client.js';

@@ -4,8 +4,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { createPipeline } from '../src/pipeline/graph.js';
-import { heightOf, widthOf } from '../src/stages/labelmap.js';
+import { createPipeline } from '../src/app/open.js';
+import { heightOf, widthOf } from '../src/core/labelmap.js';
 import { WebSocketSink } from '../src/sinks/websocket.js';
 import { decodeClassMap } from '../src/sinks/websocket-protocol.js';
 import { cv } from '../src/util/cv.js';

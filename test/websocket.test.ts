@@ -4,10 +4,10 @@ import { readdirSync } from 'node:fs';
 import { connect } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { WebSocket } from 'ws';
-import { labelMap } from '../src/stages/labelmap.js';
+import { labelMap } from '../src/core/labelmap.js';
 import { WebSocketSink, parseServeUri } from '../src/sinks/websocket.js';
 import { BinaryKind, decodeClassMap, encodeClassMap, packBinary, unpackBinary, type FrameHeader } from '../src/sinks/websocket-protocol.js';
-import { openSink } from '../src/sinks/index.js';
+import { openSink } from '../src/app/sinks.js';
 import { RoadsegError } from '../src/util/errors.js';
 import { connectClient, handshakeStatus, servePipeline, until, type Served, type TestClient } from './helpers/ws-client.js';
 

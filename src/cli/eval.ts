@@ -3,7 +3,8 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Segmenter } from '../pipeline/segmenter.js';
 import { ConfusionMatrix, type MetricsReport } from '../stages/metrics.js';
-import { matToLabels, resizeLabels } from '../stages/postprocess.js';
+import { matToLabels } from '../stages/postprocess.js';
+import { sampleLabels } from '../stages/labelmap.js';
 import { readImage } from '../sources/images.js';
 import { cv } from '../util/cv.js';
 import { ExitCode, RoadsegError } from '../util/errors.js';
@@ -71,7 +72,7 @@ export function registerEval(program: Command): void {
     for (const p of pairs) {
       const target = matToLabels(readImage(p.label, cv.IMREAD_GRAYSCALE));
       const { tensor } = segmenter.preprocess(readImage(p.image));
-      const pred = resizeLabels(await segmenter.infer(tensor), target.shape[1]!, target.shape[0]!);
+      const pred = sampleLabels(await segmenter.infer(tensor), target.shape[1]!, target.shape[0]!);
       matrix.update(pred.data, target.data);
     }
     const report = matrix.report();

@@ -2,7 +2,8 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { probeDevices, planProviders } from '../engine/devices.js';
-import { listManifests, modelSearchDirs, sha256File, type ModelManifest } from '../engine/registry.js';
+import type { ModelManifest } from '../core/model.js';
+import { listManifests, modelSearchDirs, sha256File } from '../engine/registry.js';
 import { ExitCode, RoadsegError } from '../util/errors.js';
 
 interface ModelStatus {

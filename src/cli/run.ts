@@ -1,7 +1,8 @@
 import { Command, Option } from 'commander';
 import { writeFileSync } from 'node:fs';
-import { createPipeline, type PipelineHandle, type RunSummary } from '../pipeline/graph.js';
-import { parseConfig, readConfigFile, type PipelineConfig } from '../pipeline/config.js';
+import { createPipeline, type Pipeline } from '../app/open.js';
+import type { RunSummary } from '../pipeline/graph.js';
+import { parseConfig, readConfigFile, type PipelineConfig } from '../app/config.js';
 import { parseCorridor } from '../stages/drivable.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
 import { addEngineOptions } from './common.js';
@@ -106,7 +107,7 @@ export function serveUri(spec: string): string {
 }
 
 /** First SIGINT/SIGTERM: graceful stop (sinks finalised). Second: immediate stop, still finalising. */
-function handleSignals(pipeline: PipelineHandle) {
+function handleSignals(pipeline: Pipeline) {
   const state: { signal?: NodeJS.Signals; dispose: () => void } = { dispose: () => {} };
   const onSignal = (sig: NodeJS.Signals) => {
     if (!state.signal) {
@@ -127,7 +128,7 @@ function handleSignals(pipeline: PipelineHandle) {
   return state;
 }
 
-function printSummary(s: RunSummary, p: PipelineHandle): void {
+function printSummary(s: RunSummary, p: Pipeline): void {
   const drops = Object.entries(s.drops).map(([k, v]) => `${v} ${k}`).join(', ') || 'none';
   const lines = [
     `done: ${s.framesIn} frames in, ${s.framesOut} out in ${s.elapsedS.toFixed(1)} s (${s.fps.toFixed(2)} fps) on ${p.context.device}, model ${p.context.manifest.id}`,

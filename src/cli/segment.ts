@@ -2,8 +2,10 @@ import type { Command } from 'commander';
 import { writeFileSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import { Segmenter } from '../pipeline/segmenter.js';
-import { parseCorridor, type EgoCorridor } from '../stages/drivable.js';
-import { labelsToMat, resizeLabels } from '../stages/postprocess.js';
+import type { EgoCorridor } from '../core/analysis.js';
+import { parseCorridor } from '../stages/drivable.js';
+import { labelsToMat } from '../stages/postprocess.js';
+import { sampleLabels } from '../stages/labelmap.js';
 import { expandImageInputs, readImage } from '../sources/images.js';
 import { cv } from '../util/cv.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
@@ -39,7 +41,7 @@ export function registerSegment(program: Command): void {
       const { cols: width, rows: height } = image;
       const r = await segmenter.segment(image);
       const stem = basename(file, extname(file));
-      const labelsFull = resizeLabels(r.labels, width, height);
+      const labelsFull = sampleLabels(r.labels, width, height);
       cv.imwrite(join(flags.out, `${stem}_overlay.png`), r.overlay);
       cv.imwrite(join(flags.out, `${stem}_labels.png`), labelsToMat(labelsFull));
       const summary = {

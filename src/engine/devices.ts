@@ -13,10 +13,11 @@ import { accessSync, constants, existsSync, mkdirSync, readdirSync, readFileSync
 import { createRequire } from 'node:module';
 import { homedir, tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { providers, type Provider } from '../core/model.js';
 
-export const deviceChoices = ['auto', 'cpu', 'webgpu', 'cuda'] as const;
+
+export const deviceChoices = ['auto', ...providers] as const;
 export type DeviceChoice = (typeof deviceChoices)[number];
-export type Provider = Exclude<DeviceChoice, 'auto'>;
 
 /** One Vulkan driver (ICD) as its manifest declares it. */
 export interface VulkanDriver {

@@ -7,8 +7,9 @@ import ndarray from 'ndarray';
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
-import { labelMap, type LabelMap } from '../stages/labelmap.js';
-import { inputSize, type InputSize } from '../stages/input-size.js';
+import { labelMap, type LabelMap } from '../core/labelmap.js';
+import { inputSize, type InputSize } from '../core/input-size.js';
+import type { InputTensor, ModelManifest, Provider } from '../core/model.js';
 import {
   cudaProviderLibrary,
   describeVulkan,
@@ -21,13 +22,10 @@ import {
   webgpuIsSoftware,
   type DeviceChoice,
   type DeviceProbe,
-  type Provider,
 } from './devices.js';
 import { WorkerSession } from './worker-session.js';
-import { getManifest, resolveVerifiedWeights, type ModelManifest } from './registry.js';
+import { getManifest, resolveVerifiedWeights } from './registry.js';
 
-/** A packed model input: [1, height, width, 3] bytes in the model's colour order. */
-export type InputTensor = ndarray.NdArray<Uint8Array>;
 
 export interface EngineOptions {
   /** Model id from the registry; the default model when absent. */

@@ -5,63 +5,10 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { ModelManifestSchema, type ModelManifest } from '../core/model.js';
 import { ExitCode, RoadsegError } from '../util/errors.js';
-
-const rgb = z.tuple([z.number().int().min(0).max(255), z.number().int().min(0).max(255), z.number().int().min(0).max(255)]);
-
-const sizeRule = z.discriminatedUnion('rule', [
-  z.object({ rule: z.literal('fixed'), height: z.number().int().positive(), width: z.number().int().positive() }),
-  z.object({
-    rule: z.literal('dynamic'),
-    /** Sizes are `stride * k + offset` (DeepLab: 16k+1). */
-    stride: z.number().int().positive(),
-    offset: z.number().int().min(0),
-    defaultHeight: z.number().int().positive(),
-    preferred: z.array(z.tuple([z.number().int(), z.number().int()])),
-  }),
-]);
-
-export const ModelManifestSchema = z.object({
-  id: z.string().regex(/^[a-z0-9][a-z0-9._-]*$/),
-  name: z.string(),
-  default: z.boolean().default(false),
-  weights: z.string(),
-  sha256: z.string().regex(/^[0-9a-f]{64}$/),
-  input: z.object({
-    name: z.string(),
-    layout: z.literal('NHWC'),
-    dtype: z.literal('uint8'),
-    colorOrder: z.enum(['RGB', 'BGR']),
-  }),
-  size: sizeRule,
-  outputs: z.object({
-    labels: z.object({ name: z.string(), dtype: z.literal('uint8') }),
-    logits: z.object({ name: z.string(), dtype: z.literal('float32'), channels: z.number().int(), stride: z.number().int() }),
-  }),
-  voidLabel: z.number().int(),
-  classes: z.array(z.string()).min(1),
-  palette: z.array(rgb),
-  licence: z.string(),
-  origin: z.string(),
-  accuracy: z.object({ metric: z.string(), dataset: z.string(), value: z.number() }),
-});
-
-/** A manifest as registered, with the file it was read from. */
-export type ModelManifest = z.infer<typeof ModelManifestSchema> & { manifestPath: string };
-export type SizeRule = ModelManifest['size'];
-
-/** The repository root (this file is at dist/src/engine/ or src/engine/). */
-export const packageRoot = (() => {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('roadseg: package.json not found above ' + fileURLToPath(import.meta.url));
-    dir = up;
-  }
-  return dir;
-})();
+import { packageRoot } from '../util/package.js';
 
 export const manifestDir = join(packageRoot, 'models');
 

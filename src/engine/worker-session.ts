@@ -6,7 +6,7 @@
 import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
-import { packageRoot } from './registry.js';
+import { packageRoot } from '../util/package.js';
 import type { TensorData, WorkerReply, WorkerRequest } from './worker-protocol.js';
 
 /** The compiled worker (tests run the TypeScript sources, but a worker needs JavaScript). */

@@ -1,48 +1,52 @@
 /**
- * The stream graph, assembled from a config in one place:
+ * The stream graph, assembled from ready-made parts (a source, a frame processor, sinks):
  *
- *   source(uri) -> policy (lossless pull | freshest slot) -> preprocess -> infer -> analyse
- *     -> render -> signal -> sinks: `every` sinks awaited in order (video file, signal; the
- *                                   websocket takes every signal and never waits),
- *                                   `freshest` sinks offered without waiting (window)
+ *   source -> policy (lossless pull | freshest slot) -> preprocess -> infer -> analyse -> render
+ *     -> signal -> sinks: `every` sinks awaited in order (video file, signal file),
+ *                         `latest` sinks offered the newest frame without waiting (window, websocket)
  *   stale ticks (a live stream offline) -> a stale signal to the sinks that carry the signal
  *
  * Backpressure: a frame is pulled from the source only against a credit, and a credit is returned
  * when a frame has left the graph, so at most `inFlight` frames are decoded and not yet written,
- * whatever the speed of the source and sinks. Decoding (libuv pool), inference (onnxruntime's
- * threads) and video encoding (libuv pool) of different frames overlap.
+ * whatever the speed of the source and sinks. Decoding, inference and encoding of different frames
+ * overlap. The graph knows no concrete source, sink or model: `src/app` opens them from a config.
  */
 import { EMPTY, Subject, asapScheduler, catchError, concatMap, filter, from, lastValueFrom, map, observeOn, of, takeUntil, takeWhile, tap, type Observable } from 'rxjs';
-import { SegmentationEngine } from '../engine/engine.js';
-import { openSink } from '../sinks/index.js';
-import { FreshestSlot } from '../sinks/freshest.js';
-import { openSource } from '../sources/index.js';
-import type { FrameSource } from '../sources/source.js';
+import { isStale, type Frame, type FrameMeta, type FrameTimings, type StaleTick } from '../core/frame.js';
+import type { FrameProcessor } from '../core/processor.js';
+import type { PipelineContext, ProcessedFrame, Sink } from '../core/sink.js';
+import { signalOf, staleSignal } from '../core/signal.js';
+import type { FrameSource } from '../core/source.js';
+import type { Mat } from '../util/cv.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
-import { parseConfig, type PipelineConfig, type PipelineConfigInput } from './config.js';
-import { freshestPull, type Pull } from './policy.js';
-import { Segmenter } from './segmenter.js';
-import { signalOf, staleSignal } from './signal.js';
+import { LatestSinkDriver } from './latest-sink.js';
+import { freshestPull, losslessPull, type Pull } from './policy.js';
 import { RunStats, type StageName, type StatsSnapshot } from './stats.js';
-import { isStale, type Frame, type FrameMeta, type FrameTimings, type PipelineContext, type ProcessedFrame, type Sink, type StaleTick } from './types.js';
 
 export interface RunSummary extends StatsSnapshot {
   /** Per sink: its own counters (frames written, skipped, ...). */
   sinks: Record<string, Record<string, number | string>>;
 }
 
-export interface PipelineOptions {
-  /** An engine to use instead of creating one from the config (it is then not disposed). */
-  engine?: SegmentationEngine;
+export interface GraphParts {
+  source: FrameSource;
+  processor: FrameProcessor;
+  /** Opened, not yet `open(ctx)`-ed: the graph opens them when it runs and closes them at the end. */
+  sinks: readonly Sink[];
+  /** Frames decoded and not yet through the graph, at most (lossless policy). */
+  inFlight: number;
+  /** Freshest-frame policy for the source (default: the source's own, `info.live`). */
+  live?: boolean;
   log?: (line: string) => void;
+  /** Called once after the sinks are closed (to dispose an engine the caller opened). */
+  dispose?: () => Promise<void>;
 }
 
 export interface PipelineHandle {
-  readonly config: PipelineConfig;
   readonly context: PipelineContext;
   readonly sinks: readonly Sink[];
   readonly stats: RunStats;
-  /** Every frame that left the graph (hot: subscribe before `run`). */
+  /** Every frame that left the graph (hot: subscribe before `run`; copy Mats kept past the callback). */
   readonly results: Observable<ProcessedFrame>;
   /** Runs to the end of the input or a stop; sinks are finalised before it settles. */
   run(): Promise<RunSummary>;
@@ -52,40 +56,28 @@ export interface PipelineHandle {
   abort(): void;
 }
 
-/** Opens the engine, the source and every sink (so bad input fails before anything runs). */
-export async function createPipeline(input: PipelineConfigInput | PipelineConfig, opts: PipelineOptions = {}): Promise<PipelineHandle> {
-  const config = parseConfig(input);
-  const log = opts.log ?? (() => {});
+/** A frame on its way through the steps; fields are added as the steps run. */
+interface InFlight {
+  meta: FrameMeta;
+  timings: FrameTimings;
+  /** Mats owned by this frame so far (released when it is skipped or has left every sink). */
+  mats: Mat[];
+}
+
+export function createGraph(parts: GraphParts): PipelineHandle {
+  const { source, processor, sinks } = parts;
+  const log = parts.log ?? (() => {});
   const stats = new RunStats();
-  let stopping = false;
-  /** Stops a live source's pump (set by `run`). */
-  let stopPump = () => {};
+  const live = parts.live ?? source.info.live;
+  const context: PipelineContext = { stream: source.info, manifest: processor.manifest, device: processor.device };
+  const origin = { model: processor.manifest.id, device: processor.device };
+  const every = sinks.filter((s) => s.policy === 'every');
+  const latest = sinks.filter((s) => s.policy === 'latest').map((s) => new LatestSinkDriver(s, (name) => stats.drop(`${name} busy`)));
+  const signalSinks = sinks.filter((s) => s.writeSignal);
   const aborted = new Subject<void>();
   const results = new Subject<ProcessedFrame>();
-
-  const source = openSource(config.source, { ...config, log });
-  const sinks: Sink[] = [];
-  let engine: SegmentationEngine | undefined;
-  try {
-    for (const uri of config.sinks) sinks.push(openSink(uri, { stop: () => handle.stop(), serve: config.serve }));
-    engine = opts.engine ?? (await SegmentationEngine.create({ ...config, log }));
-  } catch (e) {
-    source.close();
-    for (const s of sinks) await Promise.resolve(s.close()).catch(() => {});
-    throw e;
-  }
-  const ownEngine = !opts.engine;
-  const segmenter = new Segmenter(engine, {
-    overlay: { opacity: config.opacity },
-    hud: config.hud,
-    analysis: { ...(config.corridor && { corridor: config.corridor }), ...(config.drivableClasses && { drivableClasses: config.drivableClasses }) },
-  });
-  const context: PipelineContext = { stream: source.info, manifest: engine.manifest, device: engine.provider };
-  const live = config.live ?? source.info.live;
-  const every = sinks.filter((s) => s.policy === 'every');
-  const freshest = sinks.filter((s) => s.policy === 'freshest').map((s) => new FreshestSlot(s, (name) => stats.drop(`${name} busy`)));
-  // Frames' Mats are freed as they leave the graph unless a sink may still hold them (see types.ts).
-  const releaseFrames = !sinks.some((s) => s.policy === 'freshest' || s.retainsFrames);
+  let stopping = false;
+  let stopPump = () => {};
 
   /**
    * The first failure of the run, and the frame it happened on: frames before it still reach the
@@ -104,18 +96,19 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
 
   /** Frames enter the graph against credits; a frame leaving it, written or skipped, returns its credit. */
   const credits = new Subject<void>();
-  const skip = (): Observable<never> => {
+  const skip = (x: InFlight): Observable<never> => {
+    for (const m of new Set(x.mats)) m.release();
     credits.next();
     return EMPTY;
   };
 
   /**
-   * One step of the graph as an operator: timed, skipped once the run has failed, and a failure
-   * names the stage and frame, then stops the run gracefully (no new frames; earlier frames finish).
+   * One step as an operator: timed, skipped once the run has failed, and a failure names the step
+   * and frame, then stops the run gracefully (no new frames; earlier frames finish).
    */
-  const stage = <I extends { meta: FrameMeta; timings: FrameTimings }, O>(name: StageName & keyof StageTimings, fn: (x: I) => O | Promise<O>) =>
+  const step = <I extends InFlight, O extends InFlight>(name: StageName & keyof StepTimings, fn: (x: I) => O | Promise<O>) =>
     concatMap((x: I): Observable<O> => {
-      if (x.meta.index >= failedAt) return skip();
+      if (x.meta.index >= failedAt) return skip(x);
       const t0 = performance.now();
       const timed = (out: O) => {
         x.timings[`${name}Ms`] = performance.now() - t0;
@@ -123,8 +116,8 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
         return out;
       };
       const failed = (e: unknown): Observable<O> => {
-        fail(stageError(name, x.meta, source, e), x.meta.index);
-        return skip();
+        fail(stepError(name, x.meta, source, e), x.meta.index);
+        return skip(x);
       };
       try {
         const out = fn(x);
@@ -134,6 +127,34 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
       }
     });
 
+  /** The frame as sinks see it; its Mats are released once the graph and every holder let go. */
+  const finished = (x: InFlight & Omit<ProcessedFrame, 'signal' | 'retain'>): ProcessedFrame => {
+    let holders = 1;
+    const letGo = () => {
+      if (--holders === 0) for (const m of new Set(x.mats)) m.release();
+    };
+    const frame: ProcessedFrame = {
+      meta: x.meta,
+      image: x.image,
+      labels: x.labels,
+      analysis: x.analysis,
+      summary: x.summary,
+      overlay: x.overlay,
+      timings: x.timings,
+      signal: signalOf(x.meta, x.summary, origin),
+      retain: () => {
+        holders++;
+        let once = false;
+        return () => {
+          if (!once) (once = true), letGo();
+        };
+      },
+    };
+    graphRefs.set(frame, letGo);
+    return frame;
+  };
+  const graphRefs = new WeakMap<ProcessedFrame, () => void>();
+
   const run = async (): Promise<RunSummary> => {
     let read: Pull;
     if (live) {
@@ -141,18 +162,13 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
       read = fresh.pull;
       stopPump = fresh.stop;
     } else {
-      read = async () => {
-        const f = await source.read();
-        if (f) stats.framesIn++;
-        return f;
-      };
+      read = losslessPull(source, stats);
     }
     // A source that fails (an undecodable image in a folder) ends the input: frames already read
     // still go through, then the run reports the failure.
     const pull: Pull = () => (stopping ? Promise.resolve(null) : read().catch((e: unknown) => (fail(e), null)));
     try {
       for (const s of sinks) await s.open(context);
-      const signalSinks = sinks.filter((s) => s.writeSignal);
       const frames$ = credits.pipe(
         concatMap(pull),
         takeWhile((f): f is Frame | StaleTick => f !== null),
@@ -161,7 +177,7 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
         filter((f): f is Frame => {
           if (!isStale(f)) return true;
           stats.drop(f.reason);
-          const message = staleSignal(f, context);
+          const message = staleSignal(f, origin);
           for (const s of signalSinks) s.writeSignal!(message);
           credits.next();
           return false;
@@ -169,42 +185,53 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
         map(({ image, ...meta }) => {
           const timings: FrameTimings = { queueMs: Date.now() - meta.captureTimeMs, preprocessMs: 0, inferMs: 0, analyseMs: 0, renderMs: 0, sinksMs: 0 };
           stats.sample('queue', timings.queueMs);
-          return { meta, timings, image };
+          return { meta, timings, mats: [image], image };
         }),
       );
       const processed$ = frames$.pipe(
-        stage('preprocess', (x) => ({ ...x, ...segmenter.preprocess(x.image) })),
-        stage('infer', async (x) => ({ ...x, labels: await segmenter.infer(x.tensor) })),
+        step('preprocess', (x) => {
+          const { bgr, tensor } = processor.preprocess(x.image);
+          return { ...x, mats: [bgr], image: bgr, tensor };
+        }),
+        step('infer', async (x) => ({ ...x, labels: await processor.infer(x.tensor) })),
         // Hand the labels on asynchronously, so the next inference is started before this frame's
         // analysis and rendering run on the main thread, in parallel with it.
         observeOn(asapScheduler),
-        stage('analyse', (x) => ({ ...x, ...segmenter.analyse(x.labels) })),
-        stage('render', (x) => ({ ...x, overlay: segmenter.render(x.bgr, x.analysis, x.summary) })),
-        map((x): ProcessedFrame => {
-          const frame = { meta: x.meta, image: x.bgr, labels: x.labels, analysis: x.analysis, summary: x.summary, overlay: x.overlay, timings: x.timings };
-          return { ...frame, signal: signalOf(frame, context) };
+        step('analyse', (x) => ({ ...x, ...processor.analyse(x.labels) })),
+        step('render', (x) => {
+          const overlay = processor.render(x.image, x.analysis, x.summary);
+          return { ...x, mats: [...x.mats, overlay], overlay };
         }),
-        stage('sinks', async (f) => {
-          for (const s of every) await s.write(f);
-          for (const slot of freshest) slot.offer(f);
+        map(finished),
+        concatMap(async (f) => {
+          const t0 = performance.now();
+          try {
+            if (f.meta.index < failedAt) {
+              for (const s of every) await s.write(f);
+              for (const d of latest) d.offer(f);
+            }
+          } catch (e) {
+            fail(stepError('sinks', f.meta, source, e), f.meta.index);
+          }
+          f.timings.sinksMs = performance.now() - t0;
+          stats.sample('sinks', f.timings.sinksMs);
           return f;
         }),
         tap((f) => {
-          stats.sample('endToEnd', Date.now() - f.meta.captureTimeMs);
-          stats.frameDone();
-          results.next(f);
-          if (releaseFrames) {
-            f.overlay.release();
-            f.image.release();
+          if (f.meta.index < failedAt) {
+            stats.sample('endToEnd', Date.now() - f.meta.captureTimeMs);
+            stats.frameDone();
+            results.next(f);
           }
+          graphRefs.get(f)!();
           credits.next();
         }),
         takeUntil(aborted),
       );
       const done = lastValueFrom(processed$, { defaultValue: undefined });
-      for (let i = 0; i < config.inFlight; i++) credits.next();
+      for (let i = 0; i < parts.inFlight; i++) credits.next();
       await done;
-      for (const slot of freshest) await slot.settle().catch((e: unknown) => fail(e));
+      for (const d of latest) await d.settle().catch((e: unknown) => fail(e));
     } finally {
       stopPump();
       source.close();
@@ -216,7 +243,7 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
           closeErrors.push(e);
         }
       }
-      if (ownEngine) await engine!.dispose();
+      await parts.dispose?.();
       if (closeErrors.length) log(`closing sinks: ${closeErrors.map(messageOf).join('; ')}`);
     }
     if (!failure && source.endedEarly && !stopping) {
@@ -236,7 +263,6 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
   };
 
   const handle: PipelineHandle = {
-    config,
     context,
     sinks,
     stats,
@@ -255,12 +281,12 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
   return handle;
 }
 
-/** Stages whose time is kept per frame, in FrameTimings. */
-type StageTimings = { [K in keyof FrameTimings as K extends `${infer S}Ms` ? S : never]: number };
+/** Steps whose time is kept per frame, in FrameTimings. */
+type StepTimings = { [K in keyof FrameTimings as K extends `${infer S}Ms` ? S : never]: number };
 
-function stageError(stage: StageName, meta: { index: number; sourceId: string }, source: FrameSource, e: unknown): RoadsegError {
+function stepError(step: StageName, meta: { index: number; sourceId: string }, source: FrameSource, e: unknown): RoadsegError {
   if (e instanceof RoadsegError) return e;
-  return new RoadsegError(`stage "${stage}" failed on frame ${meta.index} of ${meta.sourceId}: ${messageOf(e)}`, {
+  return new RoadsegError(`stage "${step}" failed on frame ${meta.index} of ${meta.sourceId}: ${messageOf(e)}`, {
     where: `${source.info.uri}, frame ${meta.index}`,
     hint: 'this is a bug if the input is valid: please report it with the input',
     exitCode: ExitCode.failure,

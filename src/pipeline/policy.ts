@@ -2,25 +2,30 @@
  * Source policies. Lossless (files): the graph pulls each frame when it has room, so decoding runs
  * ahead by at most the graph's in-flight limit. Freshest (live, or --realtime files): a pump reads
  * at the source's own pace into a one-frame slot; a frame not taken before the next arrives is
- * dropped and counted.
+ * dropped (its image released) and counted.
  */
-import type { FrameSource } from '../sources/source.js';
-import type { Frame, StaleTick } from './types.js';
+import { LatestSlot } from '../core/latest.js';
+import { isStale, type Frame, type StaleTick } from '../core/frame.js';
+import type { FrameSource } from '../core/source.js';
 import type { RunStats } from './stats.js';
 
 export type Pull = () => Promise<Frame | StaleTick | null>;
 
-export function freshestPull(source: FrameSource, stats: RunStats, opts: { paced: boolean }): { pull: Pull; stop: () => void } {
-  let slot: Frame | StaleTick | null = null;
-  let ended = false;
-  let failure: unknown;
-  let waiter: (() => void) | undefined;
-  let stopped = false;
-  const wake = () => {
-    const w = waiter;
-    waiter = undefined;
-    w?.();
+export function losslessPull(source: FrameSource, stats: RunStats): Pull {
+  return async () => {
+    const f = await source.read();
+    if (f && !isStale(f)) stats.framesIn++;
+    return f;
   };
+}
+
+export function freshestPull(source: FrameSource, stats: RunStats, opts: { paced: boolean }): { pull: Pull; stop: () => void } {
+  const slot = new LatestSlot<Frame | StaleTick>((dropped) => {
+    if (!isStale(dropped)) dropped.image.release();
+    stats.drop('pipeline busy (freshest frame kept)');
+  });
+  let failure: unknown;
+  let stopped = false;
   const t0 = performance.now();
   let firstPts: number | undefined;
 
@@ -28,7 +33,10 @@ export function freshestPull(source: FrameSource, stats: RunStats, opts: { paced
     try {
       for (;;) {
         const f = await source.read();
-        if (!f || stopped) break;
+        if (!f || stopped) {
+          if (f && !isStale(f)) f.image.release();
+          break;
+        }
         if (opts.paced) {
           // A file delivered as a camera would: hold each frame until its presentation time.
           firstPts ??= f.ptsMs;
@@ -36,35 +44,26 @@ export function freshestPull(source: FrameSource, stats: RunStats, opts: { paced
           if (due > 0) await new Promise((r) => setTimeout(r, due));
           f.captureTimeMs = Date.now();
         }
-        stats.framesIn++;
-        if (slot) stats.drop('pipeline busy (freshest frame kept)');
-        slot = f;
-        wake();
+        if (!isStale(f)) stats.framesIn++;
+        slot.put(f);
       }
     } catch (e) {
       failure = e;
     }
-    ended = true;
-    wake();
+    slot.close();
   })();
 
   const pull: Pull = async () => {
-    for (;;) {
-      if (slot) {
-        const f = slot;
-        slot = null;
-        return f;
-      }
-      if (failure) throw failure;
-      if (ended || stopped) return null;
-      await new Promise<void>((r) => (waiter = r));
-    }
+    const f = await slot.next();
+    if (f) return f;
+    if (failure) throw failure;
+    return null;
   };
   return {
     pull,
     stop: () => {
       stopped = true;
-      wake();
+      slot.close();
     },
   };
 }

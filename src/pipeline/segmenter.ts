@@ -3,11 +3,15 @@
  * render. The CLI's still-image commands call `segment`; the streaming graph calls the steps one by
  * one so that they overlap across frames.
  */
-import type { SegmentationEngine, InputTensor } from '../engine/engine.js';
+import type { DrivableSummary, FrameAnalysis } from '../core/analysis.js';
+import type { LabelMap } from '../core/labelmap.js';
+import type { InputTensor, ModelManifest, Provider } from '../core/model.js';
+import type { FrameProcessor } from '../core/processor.js';
+import type { SegmentationEngine } from '../engine/engine.js';
 import type { Mat } from '../util/cv.js';
-import { analyse, hudLine, summarize, type AnalysisConfig, type DrivableSummary, type FrameAnalysis } from '../stages/analyse.js';
+import { analyse, hudLine, summarize, type AnalysisConfig } from '../stages/analyse.js';
 import { defaultCorridor, drivableLut } from '../stages/drivable.js';
-import { downsampleLabels, type LabelMap } from '../stages/labelmap.js';
+import { downsampleLabels } from '../stages/labelmap.js';
 import { renderOverlay, defaultOverlayStyle, type OverlayStyle } from '../stages/overlay.js';
 import { bgrLut, type Rgb } from '../stages/palette.js';
 import { packInput, toBgr } from '../stages/preprocess.js';
@@ -42,7 +46,7 @@ export interface SegmentResult {
 
 export const defaultEdgeRows = [0.6, 0.7, 0.8, 0.9] as const;
 
-export class Segmenter {
+export class Segmenter implements FrameProcessor {
   readonly analysisConfig: AnalysisConfig;
   readonly overlayStyle: OverlayStyle;
   private readonly paletteLut: Uint8Array;
@@ -63,6 +67,14 @@ export class Segmenter {
     this.drivable = drivableLut(this.analysisConfig.drivableClasses);
     this.hud = opts.hud ?? true;
     this.analysisScale = opts.analysisScale ?? 2;
+  }
+
+  get manifest(): ModelManifest {
+    return this.engine.manifest;
+  }
+
+  get device(): Provider {
+    return this.engine.provider;
   }
 
   /** `image` is converted to BGR if it is grey or has alpha, and then released (see toBgr). */

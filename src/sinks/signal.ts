@@ -8,8 +8,8 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
 import { ensureOutputDir } from '../util/output.js';
-import type { SignalMessage } from '../pipeline/signal.js';
-import type { PipelineContext, ProcessedFrame, Sink } from '../pipeline/types.js';
+import type { SignalMessage } from '../core/signal.js';
+import type { PipelineContext, ProcessedFrame, Sink } from '../core/sink.js';
 
 export class SignalSink implements Sink {
   readonly name: string;

@@ -12,7 +12,7 @@ import { ensureOutputDir } from '../util/output.js';
 import { dirname, extname, resolve } from 'node:path';
 import { cv } from '../util/cv.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
-import type { PipelineContext, ProcessedFrame, Sink } from '../pipeline/types.js';
+import type { PipelineContext, ProcessedFrame, Sink } from '../core/sink.js';
 
 type Writer = InstanceType<typeof cv.VideoWriter>;
 

@@ -13,8 +13,9 @@
 import type { RawData } from 'ws';
 import { z } from 'zod';
 import type { Rgb } from '../stages/palette.js';
-import { heightOf, widthOf, type LabelMap } from '../stages/labelmap.js';
-import type { Provider } from '../engine/devices.js';
+import { heightOf, widthOf, type LabelMap } from '../core/labelmap.js';
+import { downsampleLabels } from '../stages/labelmap.js';
+import type { Provider } from '../core/model.js';
 
 export const protocolVersion = 1 as const;
 
@@ -162,34 +163,30 @@ export function unpackBinary(message: Buffer): UnpackedBinary {
 }
 
 /**
- * Downsamples a label map by `scale` (nearest neighbour: the centre pixel of each block) and
- * run-length encodes it row-major as (run length 1..255, class id) byte pairs; runs cross rows.
+ * Downsamples a label map by `scale` with the analysis' own sampler (so the browser draws the
+ * pixels the signal was computed on) and run-length encodes it row-major as (run length 1..255,
+ * class id) byte pairs; runs cross rows.
  */
 export function encodeClassMap(labels: LabelMap, scale: number): { width: number; height: number; rle: Buffer } {
-  const srcWidth = widthOf(labels);
-  const srcHeight = heightOf(labels);
-  const width = Math.ceil(srcWidth / scale);
-  const height = Math.ceil(srcHeight / scale);
-  const src = labels.data;
-  const centre = Math.floor(scale / 2);
-  const out = Buffer.allocUnsafe(width * height * 2);
+  const map = downsampleLabels(labels, scale);
+  const width = widthOf(map);
+  const height = heightOf(map);
+  const src = map.data;
+  const out = Buffer.allocUnsafe(src.length * 2);
   let o = 0;
   let value = -1;
   let run = 0;
-  for (let y = 0; y < height; y++) {
-    const row = Math.min(srcHeight - 1, y * scale + centre) * srcWidth;
-    for (let x = 0; x < width; x++) {
-      const v = src[row + Math.min(srcWidth - 1, x * scale + centre)]!;
-      if (v === value && run < 255) {
-        run++;
-      } else {
-        if (run > 0) {
-          out[o++] = run;
-          out[o++] = value;
-        }
-        value = v;
-        run = 1;
+  for (let i = 0; i < src.length; i++) {
+    const v = src[i]!;
+    if (v === value && run < 255) {
+      run++;
+    } else {
+      if (run > 0) {
+        out[o++] = run;
+        out[o++] = value;
       }
+      value = v;
+      run = 1;
     }
   }
   if (run > 0) {

@@ -22,10 +22,9 @@ import { isIP, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer, type RawData } from 'ws';
-import { packageRoot } from '../engine/registry.js';
-import type { PipelineConfig } from '../pipeline/config.js';
-import type { PipelineContext, ProcessedFrame, Sink } from '../pipeline/types.js';
-import type { SignalMessage } from '../pipeline/signal.js';
+import { packageRoot } from '../util/package.js';
+import type { PipelineContext, ProcessedFrame, Sink } from '../core/sink.js';
+import type { SignalMessage } from '../core/signal.js';
 import type { Rgb } from '../stages/palette.js';
 import { cv } from '../util/cv.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
@@ -58,7 +57,19 @@ export const serveDefaults = {
   maxBufferedBytes: 1024 * 1024,
 } as const;
 
-export type ServeOptions = PipelineConfig['serve'];
+/** The server's limits and access rules (config key `serve`; defaults in `serveDefaults`). */
+export interface ServeOptions {
+  token?: string;
+  origins?: string[];
+  maxMessageBytes?: number;
+  heartbeatMs?: number;
+  jpegQuality?: number;
+  classMapScale?: number;
+  /** Clients connected at once, at most; more are refused (HTTP 503). */
+  maxClients?: number;
+  /** Bytes queued for one client above which its signal and class map messages are dropped. */
+  maxBufferedBytes?: number;
+}
 
 export interface WebSocketSinkOptions extends ServeOptions {
   /** Where "serving on ..." and encoding failures go (default: standard error). */
@@ -165,15 +176,15 @@ export interface ClientStats extends DeliveryCounters {
 }
 
 interface Encoder {
-  pending: { frame: ProcessedFrame; seq: number } | undefined;
+  /** The newest frame not yet encoded, held (`retain`) until encoded or replaced. */
+  pending: { frame: ProcessedFrame; seq: number; release: () => void } | undefined;
   busy: Promise<void> | undefined;
 }
 
 export class WebSocketSink implements Sink {
   readonly name: string;
-  readonly policy = 'every' as const;
-  /** Images are JPEG-encoded after `write` returns. */
-  readonly retainsFrames = true;
+  /** Every signal goes out through `writeSignal`; images are of the newest frame. */
+  readonly policy = 'latest' as const;
   readonly host: string;
   /** Resolves with the bound address once listening; open() reports a failure to bind. */
   readonly listening: Promise<{ host: string; port: number }>;
@@ -285,7 +296,6 @@ export class WebSocketSink implements Sink {
   write(frame: ProcessedFrame): void {
     const seq = ++this.framesWritten;
     if (this.clients.size === 0) return;
-    this.writeSignal(frame.signal);
     let classMap: Buffer | undefined;
     for (const c of this.clients) {
       if (!c.helloSent) continue;
@@ -296,7 +306,9 @@ export class WebSocketSink implements Sink {
     }
     for (const kind of frameKinds) {
       if (![...this.clients].some((c) => this.wantsFrames(c, kind))) continue;
-      this.encoders[kind].pending = { frame, seq };
+      const encoder = this.encoders[kind];
+      encoder.pending?.release();
+      encoder.pending = { frame, seq, release: frame.retain() };
       this.pump(kind);
     }
   }
@@ -314,7 +326,10 @@ export class WebSocketSink implements Sink {
     this.closing = true;
     for (const t of this.timers) clearInterval(t);
     await Promise.allSettled(frameKinds.map((k) => this.encoders[k].busy));
-    for (const k of frameKinds) this.encoders[k].pending = undefined;
+    for (const k of frameKinds) {
+      this.encoders[k].pending?.release();
+      this.encoders[k].pending = undefined;
+    }
     const closed = [...this.clients].map(
       (c) =>
         new Promise<void>((resolve) => {
@@ -517,9 +532,10 @@ export class WebSocketSink implements Sink {
     const encoder = this.encoders[kind];
     if (encoder.busy || !encoder.pending || this.closing) return;
     if (![...this.clients].some((c) => this.wantsFrames(c, kind) && !c.frameInFlight)) return;
-    const { frame, seq } = encoder.pending;
+    const { frame, seq, release } = encoder.pending;
     encoder.pending = undefined;
     encoder.busy = this.encode(kind, frame, seq).finally(() => {
+      release();
       encoder.busy = undefined;
       this.pump(kind);
     });

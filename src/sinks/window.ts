@@ -5,7 +5,7 @@
  */
 import { cv } from '../util/cv.js';
 import { ExitCode, RoadsegError } from '../util/errors.js';
-import type { PipelineContext, ProcessedFrame, Sink } from '../pipeline/types.js';
+import type { PipelineContext, ProcessedFrame, Sink } from '../core/sink.js';
 
 export function checkDisplay(env: NodeJS.ProcessEnv = process.env): void {
   if (env.DISPLAY || env.WAYLAND_DISPLAY || env.QT_QPA_PLATFORM === 'offscreen') return;
@@ -17,7 +17,7 @@ export function checkDisplay(env: NodeJS.ProcessEnv = process.env): void {
 
 export class WindowSink implements Sink {
   readonly name = 'window';
-  readonly policy = 'freshest' as const;
+  readonly policy = 'latest' as const;
   shown = 0;
   private title = 'roadseg';
   private opened = false;

@@ -1,9 +1,9 @@
 /** A folder, glob or single image as a stream: frames in name order at a given frame rate. */
 import { basename, resolve } from 'node:path';
-import type { Frame, StreamInfo } from '../pipeline/types.js';
+import type { Frame, StreamInfo } from '../core/frame.js';
 import { toBgr } from '../stages/preprocess.js';
 import { expandImageInputs, readImage } from './images.js';
-import type { FrameSource, SourceOptions } from './source.js';
+import type { FrameSource, SourceOptions } from '../core/source.js';
 
 export class ImageFolderSource implements FrameSource {
   readonly info: StreamInfo;

@@ -6,9 +6,9 @@
  */
 import { existsSync } from 'node:fs';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
-import type { Frame, StaleTick, StreamInfo } from '../pipeline/types.js';
+import type { Frame, StaleTick, StreamInfo } from '../core/frame.js';
 import { CaptureSource, openCapture } from './video.js';
-import type { FrameSource, SourceOptions } from './source.js';
+import type { FrameSource, SourceOptions } from '../core/source.js';
 
 export function openCameraSource(n: number, uri: string, opts: SourceOptions): CaptureSource {
   const dev = `/dev/video${n}`;

@@ -7,9 +7,9 @@ import { basename, resolve } from 'node:path';
 import { cv } from '../util/cv.js';
 import type { Mat } from '../util/cv.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
-import type { Frame, StreamInfo } from '../pipeline/types.js';
+import type { Frame, StreamInfo } from '../core/frame.js';
 import { toBgr } from '../stages/preprocess.js';
-import type { FrameSource, SourceOptions } from './source.js';
+import type { FrameSource, SourceOptions } from '../core/source.js';
 
 type Capture = InstanceType<typeof cv.VideoCapture>;
 

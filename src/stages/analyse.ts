@@ -1,7 +1,8 @@
-import { drivableArea, drivableLut, drivableMask, type EgoCorridor } from './drivable.js';
-import { roadEdges, type RoadEdges } from './edges.js';
-import { classHistogram, histogramFractions, type ClassHistogram } from './histogram.js';
-import { heightOf, widthOf, type LabelMap } from './labelmap.js';
+import type { DrivableSummary, EgoCorridor, FrameAnalysis } from '../core/analysis.js';
+import { heightOf, widthOf, type LabelMap } from '../core/labelmap.js';
+import { drivableArea, drivableLut, drivableMask } from './drivable.js';
+import { roadEdges } from './edges.js';
+import { classHistogram, histogramFractions } from './histogram.js';
 
 export interface AnalysisConfig {
   corridor: EgoCorridor;
@@ -11,30 +12,6 @@ export interface AnalysisConfig {
   edgeRows: readonly number[];
   /** Class names, index = class id. */
   classNames: readonly string[];
-}
-
-export interface FrameAnalysis {
-  /** The label map analysed (the model's output, possibly downsampled). */
-  labels: LabelMap;
-  drivableFraction: number;
-  egoFraction: number;
-  histogram: ClassHistogram;
-  edges: RoadEdges;
-}
-
-/** Road boundary at one reported row: x as a fraction of the width, null where there is none. */
-export interface EdgeSample {
-  y: number;
-  left: number | null;
-  right: number | null;
-}
-
-/** The machine-readable part shared by the segment summary and the signal. */
-export interface DrivableSummary {
-  drivablePct: number;
-  egoCorridorPct: number;
-  roadEdges: EdgeSample[];
-  histogram: Record<string, number>;
 }
 
 export function analyse(labels: LabelMap, cfg: AnalysisConfig, lut = drivableLut(cfg.drivableClasses)): FrameAnalysis {

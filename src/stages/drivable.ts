@@ -1,16 +1,5 @@
-import { heightOf, widthOf, type LabelMap } from './labelmap.js';
-
-/**
- * The ego corridor: a trapezoid ahead of the vehicle, in fractions of the image size
- * (x of its centre line, y of its top and bottom edges, widths at top and bottom).
- */
-export interface EgoCorridor {
-  centerX: number;
-  topY: number;
-  bottomY: number;
-  topWidth: number;
-  bottomWidth: number;
-}
+import type { EgoCorridor } from '../core/analysis.js';
+import { heightOf, widthOf, type LabelMap } from '../core/labelmap.js';
 
 export const defaultCorridor: EgoCorridor = { centerX: 0.5, topY: 0.6, bottomY: 1.0, topWidth: 0.1, bottomWidth: 0.7 };
 

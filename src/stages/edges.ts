@@ -3,17 +3,7 @@
  * magnitude exceeds a threshold. On a 0/1 mask the gradient is non-zero exactly on the two pixel
  * columns either side of a road/non-road transition.
  */
-export interface RoadEdges {
-  /** 0/1 per pixel, row-major, same size as the mask. */
-  edgeMask: Uint8Array;
-  /**
-   * Per image row, the x of the left and right road boundary of the road ahead (the road run that
-   * contains the corridor's centre column, else the widest run in the row), or -1 where the row
-   * has no road or the run reaches the image border (no edge is visible there).
-   */
-  left: Int32Array;
-  right: Int32Array;
-}
+import type { RoadEdges } from '../core/analysis.js';
 
 export function sobelEdges(mask: Uint8Array, width: number, height: number, threshold = 0.1, out = new Uint8Array(mask.length)): Uint8Array {
   const t2 = threshold * threshold;

@@ -1,12 +1,5 @@
-import type { LabelMap } from './labelmap.js';
-
-export interface ClassHistogram {
-  /** Pixel count per class id (index = trainId). */
-  counts: number[];
-  /** Pixels of no class (void, 255, or ids outside the class list). */
-  voidCount: number;
-  total: number;
-}
+import type { ClassHistogram } from '../core/analysis.js';
+import type { LabelMap } from '../core/labelmap.js';
 
 export function classHistogram(labels: LabelMap, numClasses: number): ClassHistogram {
   const counts = new Uint32Array(256);

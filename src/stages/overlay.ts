@@ -1,5 +1,5 @@
 import { cv, type Mat } from '../util/cv.js';
-import { heightOf, widthOf, type LabelMap } from './labelmap.js';
+import { heightOf, widthOf, type LabelMap } from '../core/labelmap.js';
 import { colorize, paintMask, type Rgb } from './palette.js';
 import { releaseIntermediates } from './preprocess.js';
 

@@ -1,4 +1,4 @@
-import type { LabelMap } from './labelmap.js';
+import type { LabelMap } from '../core/labelmap.js';
 
 export type Rgb = readonly [number, number, number];
 

@@ -1,7 +1,7 @@
 import ndarray from 'ndarray';
 import { cv, type Mat } from '../util/cv.js';
-import type { InputTensor } from '../engine/engine.js';
-import type { InputSize } from './input-size.js';
+import type { InputTensor } from '../core/model.js';
+import type { InputSize } from '../core/input-size.js';
 
 /**
  * Frees Mats made on the way, now rather than at the next garbage collection: V8 does not see

@@ -2,7 +2,7 @@ import { expect } from 'vitest';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { cv } from '../../src/util/cv.js';
-import type { SignalMessage } from '../../src/pipeline/signal.js';
+import type { SignalMessage } from '../../src/core/signal.js';
 import { videos } from './paths.js';
 
 /** Decodes a whole video with OpenCV and returns its frame count and size (throws if unreadable). */

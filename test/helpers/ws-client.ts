@@ -1,9 +1,9 @@
 /** A websocket test client that records what the roadseg server sends, and a served pipeline. */
 import { join } from 'node:path';
 import { WebSocket, type RawData } from 'ws';
-import { createPipeline, type PipelineHandle } from '../../src/pipeline/graph.js';
-import type { PipelineConfigInput } from '../../src/pipeline/config.js';
-import type { SignalMessage } from '../../src/pipeline/signal.js';
+import { createPipeline, type Pipeline } from '../../src/app/open.js';
+import type { PipelineConfigInput } from '../../src/app/config.js';
+import type { SignalMessage } from '../../src/core/signal.js';
 import { WebSocketSink } from '../../src/sinks/websocket.js';
 import {
   BinaryKind,
@@ -108,11 +108,11 @@ export const until = async (what: string, condition: () => boolean, timeoutMs = 
 };
 
 export interface Served {
-  handle: PipelineHandle;
+  handle: Pipeline;
   sink: WebSocketSink;
   port: number;
   url: string;
-  running: ReturnType<PipelineHandle['run']>;
+  running: ReturnType<Pipeline['run']>;
 }
 
 /**

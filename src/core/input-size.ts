@@ -1,4 +1,4 @@
-import type { SizeRule } from '../engine/registry.js';
+import type { SizeRule } from './model.js';
 
 export interface InputSize {
   width: number;

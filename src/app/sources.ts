@@ -4,13 +4,11 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { ExitCode, RoadsegError } from '../util/errors.js';
-import { isImagePath } from './images.js';
-import { ImageFolderSource } from './image-folder.js';
-import type { FrameSource, SourceOptions } from './source.js';
-import { openCameraSource, openStreamSource } from './live.js';
-import { openVideoFile } from './video.js';
-
-export type { FrameSource, SourceOptions } from './source.js';
+import type { FrameSource, SourceOptions } from '../core/source.js';
+import { ImageFolderSource } from '../sources/image-folder.js';
+import { isImagePath } from '../sources/images.js';
+import { openCameraSource, openStreamSource } from '../sources/live.js';
+import { openVideoFile } from '../sources/video.js';
 
 const streamSchemes = /^(rtsp|rtsps|rtmp|http|https|udp|tcp|srt):\/\//i;
 

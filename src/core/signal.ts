@@ -2,9 +2,9 @@
  * The drivable-area signal: one JSON object per frame, identical on every transport (JSONL file,
  * stdout, websocket). Versioned: consumers must check `v`; fields are only added within a version.
  */
-import type { Provider } from '../engine/devices.js';
-import type { EdgeSample } from '../stages/analyse.js';
-import type { FrameMeta, PipelineContext, ProcessedFrame } from './types.js';
+import type { DrivableSummary, EdgeSample } from './analysis.js';
+import type { FrameMeta } from './frame.js';
+import type { Provider } from './model.js';
 
 export const signalVersion = 1 as const;
 
@@ -28,23 +28,29 @@ export interface SignalMessage {
   histogram: Record<string, number>;
 }
 
-export function signalOf(f: Omit<ProcessedFrame, 'signal'>, ctx: PipelineContext, nowMs = Date.now()): SignalMessage {
+/** What produced the values: the model and the device it ran on. */
+export interface SignalOrigin {
+  model: string;
+  device: Provider;
+}
+
+export function signalOf(meta: FrameMeta, summary: DrivableSummary, origin: SignalOrigin, nowMs = Date.now()): SignalMessage {
   return {
-    ...header(f.meta, ctx, nowMs),
+    ...header(meta, origin, nowMs),
     status: 'ok',
-    drivablePct: f.summary.drivablePct,
-    egoCorridorPct: f.summary.egoCorridorPct,
-    roadEdges: f.summary.roadEdges,
-    histogram: f.summary.histogram,
+    drivablePct: summary.drivablePct,
+    egoCorridorPct: summary.egoCorridorPct,
+    roadEdges: summary.roadEdges,
+    histogram: summary.histogram,
   };
 }
 
 /** A frame time at which the source had no picture: the values are null, never repeated. */
-export function staleSignal(meta: FrameMeta, ctx: PipelineContext, nowMs = Date.now()): SignalMessage {
-  return { ...header(meta, ctx, nowMs), status: 'stale', drivablePct: null, egoCorridorPct: null, roadEdges: [], histogram: {} };
+export function staleSignal(meta: FrameMeta, origin: SignalOrigin, nowMs = Date.now()): SignalMessage {
+  return { ...header(meta, origin, nowMs), status: 'stale', drivablePct: null, egoCorridorPct: null, roadEdges: [], histogram: {} };
 }
 
-function header(meta: FrameMeta, ctx: PipelineContext, nowMs: number) {
+function header(meta: FrameMeta, origin: SignalOrigin, nowMs: number) {
   return {
     v: signalVersion,
     type: 'signal' as const,
@@ -53,7 +59,7 @@ function header(meta: FrameMeta, ctx: PipelineContext, nowMs: number) {
     ptsMs: Math.round(meta.ptsMs * 1000) / 1000,
     captureTime: meta.captureTimeMs,
     latencyMs: Math.round((nowMs - meta.captureTimeMs) * 100) / 100,
-    model: ctx.manifest.id,
-    device: ctx.device,
+    model: origin.model,
+    device: origin.device,
   };
 }

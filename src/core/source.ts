@@ -1,5 +1,5 @@
 /** The one interface every source implements, and the options they share. */
-import type { Frame, StaleTick, StreamInfo } from '../pipeline/types.js';
+import type { Frame, StaleTick, StreamInfo } from './frame.js';
 
 export interface SourceOptions {
   /** Deliver a file at its native frame rate, as a camera would (then frames may be dropped). */

@@ -4,18 +4,17 @@
  * websocket server (ws://[host]:port).
  */
 import { extname } from 'node:path';
+import type { Sink } from '../core/sink.js';
+import { SignalSink } from '../sinks/signal.js';
+import { VideoFileSink } from '../sinks/video.js';
+import { WebSocketSink, type ServeOptions } from '../sinks/websocket.js';
+import { WindowSink } from '../sinks/window.js';
 import { ExitCode, RoadsegError } from '../util/errors.js';
-import type { PipelineConfig } from '../pipeline/config.js';
-import type { Sink } from '../pipeline/types.js';
-import { SignalSink } from './signal.js';
-import { VideoFileSink } from './video.js';
-import { WebSocketSink } from './websocket.js';
-import { WindowSink } from './window.js';
 
 export interface SinkDeps {
   /** Asks the pipeline to stop gracefully (a window's q / Esc). */
   stop: () => void;
-  serve: PipelineConfig['serve'];
+  serve: ServeOptions;
 }
 
 export function openSink(uri: string, deps: SinkDeps): Sink {

@@ -1,0 +1,58 @@
+/** What analysing one label map yields: the types stages produce and the signal, sinks and CLI read. */
+import type { LabelMap } from './labelmap.js';
+
+/**
+ * The ego corridor: a trapezoid ahead of the vehicle, in fractions of the image size
+ * (x of its centre line, y of its top and bottom edges, widths at top and bottom).
+ */
+export interface EgoCorridor {
+  centerX: number;
+  topY: number;
+  bottomY: number;
+  topWidth: number;
+  bottomWidth: number;
+}
+
+export interface ClassHistogram {
+  /** Pixel count per class id (index = trainId). */
+  counts: number[];
+  /** Pixels of no class (void, 255, or ids outside the class list). */
+  voidCount: number;
+  total: number;
+}
+
+export interface RoadEdges {
+  /** 0/1 per pixel, row-major, same size as the mask. */
+  edgeMask: Uint8Array;
+  /**
+   * Per image row, the x of the left and right road boundary of the road ahead (the road run that
+   * contains the corridor's centre column, else the widest run in the row), or -1 where the row
+   * has no road or the run reaches the image border (no edge is visible there).
+   */
+  left: Int32Array;
+  right: Int32Array;
+}
+
+export interface FrameAnalysis {
+  /** The label map analysed (the model's output, possibly downsampled). */
+  labels: LabelMap;
+  drivableFraction: number;
+  egoFraction: number;
+  histogram: ClassHistogram;
+  edges: RoadEdges;
+}
+
+/** Road boundary at one reported row: x as a fraction of the width, null where there is none. */
+export interface EdgeSample {
+  y: number;
+  left: number | null;
+  right: number | null;
+}
+
+/** The machine-readable part shared by the segment summary and the signal. */
+export interface DrivableSummary {
+  drivablePct: number;
+  egoCorridorPct: number;
+  roadEdges: EdgeSample[];
+  histogram: Record<string, number>;
+}

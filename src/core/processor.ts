@@ -1,0 +1,21 @@
+/**
+ * The per-frame work the graph runs, one step per method so that steps of different frames
+ * overlap: preprocess -> infer -> analyse -> render. The engine-backed Segmenter implements it;
+ * unit tests drive the graph with a fake.
+ */
+import type { Mat } from '../util/cv.js';
+import type { DrivableSummary, FrameAnalysis } from './analysis.js';
+import type { LabelMap } from './labelmap.js';
+import type { InputTensor, ModelManifest, Provider } from './model.js';
+
+export interface FrameProcessor {
+  readonly manifest: ModelManifest;
+  /** The execution provider the model runs on. */
+  readonly device: Provider;
+  /** `image` is converted to BGR if needed (a converted input is released). */
+  preprocess(image: Mat): { bgr: Mat; tensor: InputTensor };
+  infer(tensor: InputTensor): Promise<LabelMap>;
+  analyse(labels: LabelMap): { analysis: FrameAnalysis; summary: DrivableSummary };
+  /** The overlay: a new Mat owned by the caller. */
+  render(bgr: Mat, analysis: FrameAnalysis, summary: DrivableSummary): Mat;
+}
