@@ -1,14 +1,14 @@
 // Pure numeric kernels, on small hand-made label maps.
 import { describe, expect, it } from 'vitest';
-import { analyse, summarize } from '../src/stages/analyse.js';
-import { corridorSpan, defaultCorridor, drivableArea, drivableLut, parseCorridor } from '../src/stages/drivable.js';
-import { rowBoundaries, sobelEdges } from '../src/stages/edges.js';
-import { classHistogram, histogramFractions } from '../src/stages/histogram.js';
-import { inputSize, snapToRule } from '../src/core/input-size.js';
-import { labelMap } from '../src/core/labelmap.js';
-import { downsampleLabels } from '../src/stages/labelmap.js';
-import { ConfusionMatrix } from '../src/stages/metrics.js';
-import { bgrLut, colorize, paintMask } from '../src/stages/palette.js';
+import { analyse, summarize } from '../../src/stages/analyse.js';
+import { corridorSpan, defaultCorridor, drivableArea, drivableLut, parseCorridor } from '../../src/stages/drivable.js';
+import { rowBoundaries, sobelEdges } from '../../src/stages/edges.js';
+import { classHistogram, histogramFractions } from '../../src/stages/histogram.js';
+import { inputSize, snapToRule } from '../../src/core/input-size.js';
+import { labelMap } from '../../src/core/labelmap.js';
+import { downsampleLabels } from '../../src/stages/labelmap.js';
+import { ConfusionMatrix } from '../../src/stages/metrics.js';
+import { bgrLut, colorize, paintMask } from '../../src/stages/palette.js';
 
 /** A map from rows of characters: digits are class ids, '.' is void (255). */
 function mapOf(rows: string[]) {
