@@ -43,7 +43,7 @@ pack() {
   (cd "$root" && find dist -type f -name '*.js' | grep -v '^dist/test/') | while read -r f; do mkdir -p "$stage/$(dirname "$f")"; cp "$f" "$stage/$f"; done
   cp "$(readlink -f "$(command -v node)")" "$stage/$bundle/rt/node"
   local weights
-  for w in deeplabv3_mnedgetpu_slim_cityscapes.onnx espnetv2_s2.0_cityscapes_1024x512.onnx; do
+  for w in deeplabv3_mnedgetpu_slim_cityscapes_dynbatch.onnx espnetv2_s2.0_cityscapes_1024x512.onnx; do
     weights=$(node -e "const r=require('node:path');const fs=require('node:fs');const d=[process.env.ROADSEG_MODELS_DIR,'models-data','../shared/models'].filter(Boolean).map(x=>r.resolve(x,'$w')).find(p=>fs.existsSync(p));if(!d)process.exit(1);console.log(d)") \
       || { say "weights $w not found (ROADSEG_MODELS_DIR, ./models-data, ../shared/models)"; exit 1; }
     cp "$weights" "$stage/$bundle/models/"
@@ -124,7 +124,7 @@ nvidia_libs() {
 diagnose_webgpu() {
   # Only when webgpu did not start: what the Vulkan loader says, for the report's reader.
   local model
-  model=$(ls "$bundle"/models/deeplabv3_mnedgetpu_slim_cityscapes.onnx ../shared/models/deeplabv3_mnedgetpu_slim_cityscapes.onnx 2>/dev/null | head -n1)
+  model=$(ls "$bundle"/models/deeplabv3_mnedgetpu_slim_cityscapes_dynbatch.onnx ../shared/models/deeplabv3_mnedgetpu_slim_cityscapes_dynbatch.onnx 2>/dev/null | head -n1)
   [ -n "$model" ] || return 0
   say "webgpu did not start: Vulkan loader diagnostics follow"
   for f in ${VK_DRIVER_FILES:-} /usr/share/vulkan/icd.d/*.json /etc/vulkan/icd.d/*.json; do [ -f "$f" ] && { echo "--- $f"; cat "$f"; }; done 2>/dev/null | head -40 >&2
@@ -146,7 +146,7 @@ NODE=node
 if [ -x "$bundle/rt/node" ] && ! { command -v node >/dev/null && node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)'; }; then NODE="$root/$bundle/rt/node"; fi
 opts=()
 [ -f "$bundle/frames.bin.br" ] && opts+=(--frames "$bundle/frames.bin.br")
-[ -f "$bundle/models/deeplabv3_mnedgetpu_slim_cityscapes.onnx" ] && opts+=(--models-dir "$bundle/models")
+[ -f "$bundle/models/deeplabv3_mnedgetpu_slim_cityscapes_dynbatch.onnx" ] && opts+=(--models-dir "$bundle/models")
 [ ${#quick[@]} -gt 0 ] || opts+=(--layouts)
 say "node $("$NODE" --version) ($NODE); $(uname -srm)"
 command -v nvidia-smi >/dev/null && nvidia-smi -L >&2 || say "nvidia-smi: none"

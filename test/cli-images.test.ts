@@ -97,7 +97,7 @@ describe('roadseg segment', () => {
 
   it('a checksum mismatch is a clear error', () => {
     const dir = tempDir();
-    writeFileSync(join(dir, 'deeplabv3_mnedgetpu_slim_cityscapes.onnx'), Buffer.alloc(1000));
+    writeFileSync(join(dir, 'deeplabv3_mnedgetpu_slim_cityscapes_dynbatch.onnx'), Buffer.alloc(1000));
     const r = runCli(['segment', join(data, 'images/cityscapes'), '--out', tempDir(), '--models-dir', dir]);
     expect(r.code).toBe(4);
     expect(r.stderr).toMatch(/checksum mismatch/);

@@ -48,10 +48,10 @@ describe('registry', () => {
 
   it('a checksum mismatch names the file', async () => {
     const dir = tempDir();
-    writeFileSync(join(dir, 'deeplabv3_mnedgetpu_slim_cityscapes.onnx'), 'not the model');
+    writeFileSync(join(dir, 'deeplabv3_mnedgetpu_slim_cityscapes_dynbatch.onnx'), 'not the model');
     const err = (await SegmentationEngine.create({ modelsDir: dir }).catch((e: unknown) => e)) as RoadsegError;
     expect(err.message).toMatch(/checksum mismatch/);
-    expect(err.where).toBe(join(dir, 'deeplabv3_mnedgetpu_slim_cityscapes.onnx'));
+    expect(err.where).toBe(join(dir, 'deeplabv3_mnedgetpu_slim_cityscapes_dynbatch.onnx'));
   });
 
   it('a graph that does not match its manifest is refused with what differs', async () => {

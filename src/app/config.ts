@@ -7,10 +7,33 @@ import { ExitCode, RoadsegError } from '../util/errors.js';
 
 const fraction = z.number().min(0).max(1);
 
+/** One source of a run with several: its URI, and options of its own over the run's. */
+export const SourceEntrySchema = z
+  .object({
+    uri: z.string().min(1),
+    /** Unique within the run; default: the file name (made unique with -2, -3, ...), camera0, the stream's address. */
+    id: z.string().regex(/^[^\s{}]+$/).optional(),
+    realtime: z.boolean().optional(),
+    loop: z.boolean().optional(),
+    start: z.number().min(0).optional(),
+    duration: z.number().positive().optional(),
+    stride: z.number().int().min(1).optional(),
+    fps: z.number().positive().optional(),
+    live: z.boolean().optional(),
+  })
+  .strict();
+export type SourceEntry = z.infer<typeof SourceEntrySchema>;
+
 export const PipelineConfigSchema = z
   .object({
     /** Source URI: video file, image file/folder/glob, camera:N, /dev/videoN, rtsp://, http://, ... */
-    source: z.string().min(1),
+    source: z.string().min(1).optional(),
+    /** Several sources in one run (after `source`, if both are given): URIs or entries with options. */
+    sources: z.array(z.union([z.string().min(1), SourceEntrySchema])).default([]),
+    /** Frames of different sources inferred in one call, at most (default: the number of sources, up to 8). */
+    maxBatch: z.number().int().min(1).max(64).optional(),
+    /** How long a frame waits for a batch to fill, ms (nvstreammux's batched-push-timeout). */
+    batchTimeout: z.number().min(0).max(10_000).default(20),
     realtime: z.boolean().default(false),
     loop: z.boolean().default(false),
     start: z.number().min(0).optional(),
@@ -54,11 +77,30 @@ export const PipelineConfigSchema = z
   .strict();
 
 export type PipelineConfig = z.infer<typeof PipelineConfigSchema>;
+
+/** Every source of a run as an entry, `source` first; the run's options fill what an entry leaves out. */
+export function sourceEntries(config: PipelineConfig): (SourceEntry & Required<Pick<SourceEntry, 'realtime' | 'loop' | 'stride' | 'fps'>>)[] {
+  const all = [...(config.source ? [config.source] : []), ...config.sources].map((s) => (typeof s === 'string' ? { uri: s } : s));
+  const { realtime, loop, start, duration, stride, fps, live } = config;
+  return all.map((e) => ({
+    realtime,
+    loop,
+    stride,
+    fps,
+    ...(start !== undefined && { start }),
+    ...(duration !== undefined && { duration }),
+    ...(live !== undefined && { live }),
+    ...e,
+  }));
+}
 export type PipelineConfigInput = z.input<typeof PipelineConfigSchema>;
 
 export function parseConfig(input: unknown, where = 'pipeline config'): PipelineConfig {
   const r = PipelineConfigSchema.safeParse(input);
-  if (!r.success) throw new RoadsegError(`invalid pipeline config: ${z.prettifyError(r.error)}`, { where, hint: 'see "Pipeline config" in the README', exitCode: ExitCode.usage });
+  if (!r.success) throw new RoadsegError(`invalid pipeline config: ${z.prettifyError(r.error)}`, { where, hint: 'see "Pipeline config file" in docs/cli.md', exitCode: ExitCode.usage });
+  if (!r.data.source && r.data.sources.length === 0) {
+    throw new RoadsegError('no source given', { where, hint: 'roadseg run <video|camera:N|rtsp://...|folder> [sinks...], --source URI (repeatable), or "source"/"sources" in a config file', exitCode: ExitCode.usage });
+  }
   return r.data;
 }
 

@@ -1,13 +1,16 @@
 /**
- * The factory at the top: opens the parts a config names (source URI -> source, sink URIs ->
+ * The factory at the top: opens the parts a config names (source URIs -> sources, sink URIs ->
  * sinks, model id -> engine and segmenter) and hands them to the graph. Everything is opened before
  * anything runs, so bad input fails before the first frame.
  */
+import { extname } from 'node:path';
+import type { FrameSource } from '../core/source.js';
 import type { Sink } from '../core/sink.js';
 import { SegmentationEngine } from '../engine/engine.js';
-import { createGraph, type PipelineHandle } from '../pipeline/graph.js';
+import { createGraph, type PipelineHandle, type SinkBinding, type SourceBinding } from '../pipeline/graph.js';
 import { Segmenter } from '../pipeline/segmenter.js';
-import { parseConfig, type PipelineConfig, type PipelineConfigInput } from './config.js';
+import { ExitCode, RoadsegError } from '../util/errors.js';
+import { parseConfig, sourceEntries, type PipelineConfig, type PipelineConfigInput } from './config.js';
 import { openSink } from './sinks.js';
 import { openSource } from './sources.js';
 
@@ -21,20 +24,43 @@ export interface Pipeline extends PipelineHandle {
   readonly config: PipelineConfig;
 }
 
+/** Batches up to this many frames by default, however many sources there are. */
+const defaultMaxBatch = 8;
+
 export async function createPipeline(input: PipelineConfigInput | PipelineConfig, opts: PipelineOptions = {}): Promise<Pipeline> {
   const config = parseConfig(input);
   const log = opts.log ?? (() => {});
-  const source = openSource(config.source, { ...config, log });
-  const sinks: Sink[] = [];
+  const sources: SourceBinding[] = [];
+  const sinks: SinkBinding[] = [];
   let engine: SegmentationEngine | undefined;
   // `stop` of the handle, for sinks that end the run (a window's q / Esc); set once it exists.
   let stop = () => {};
   try {
-    for (const uri of config.sinks) sinks.push(openSink(uri, { stop: () => stop(), serve: config.serve }));
+    const taken = new Set<string>();
+    for (const entry of sourceEntries(config)) {
+      const source = openSource(entry.uri, { ...entry, log });
+      const id = uniqueId(entry.id ?? source.info.sourceId, taken);
+      sources.push({ source: id === source.info.sourceId ? source : renamed(source, id), ...(entry.live !== undefined && { live: entry.live }) });
+    }
+    for (const uri of config.sinks) {
+      if (uri.includes('{source}')) {
+        for (const { source } of sources) sinks.push({ sink: openSink(uri.replaceAll('{source}', fileSafe(source.info.sourceId)), { stop: () => stop(), serve: config.serve }), sourceId: source.info.sourceId });
+      } else {
+        const sink = openSink(uri, { stop: () => stop(), serve: config.serve });
+        sinks.push({ sink });
+        if (sink.oneSource && sources.length > 1) {
+          throw new RoadsegError(`${sink.name} takes the frames of one source, and this run has ${sources.length}`, {
+            where: uri,
+            hint: 'put {source} in its path for one output per source, e.g. out/{source}.mp4',
+            exitCode: ExitCode.usage,
+          });
+        }
+      }
+    }
     engine = opts.engine ?? (await SegmentationEngine.create({ ...config, log }));
   } catch (e) {
-    source.close();
-    for (const s of sinks) await Promise.resolve(s.close()).catch(() => {});
+    for (const { source } of sources) source.close();
+    for (const { sink } of sinks) await Promise.resolve(sink.close()).catch(() => {});
     throw e;
   }
   const own = opts.engine ? undefined : engine;
@@ -43,12 +69,18 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
     hud: config.hud,
     analysis: { ...(config.corridor && { corridor: config.corridor }), ...(config.drivableClasses && { drivableClasses: config.drivableClasses }) },
   });
+  let maxBatch = config.maxBatch ?? Math.min(sources.length, defaultMaxBatch);
+  if (maxBatch > 1 && !engine.batchable) {
+    log(`batching: model "${engine.manifest.id}" has a fixed batch size of 1; inferring one frame per call`);
+    maxBatch = 1;
+  }
   const handle = createGraph({
-    source,
+    sources,
     processor: segmenter,
     sinks,
     inFlight: config.inFlight,
-    ...(config.live !== undefined && { live: config.live }),
+    maxBatch,
+    batchTimeoutMs: config.batchTimeout,
     log,
     dispose: async () => {
       await own?.dispose();
@@ -56,4 +88,40 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
   });
   stop = () => handle.stop();
   return Object.assign(handle, { config });
+}
+
+/** The id itself, or with -2, -3, ... (before its extension) when another source of the run has it. */
+function uniqueId(id: string, taken: Set<string>): string {
+  const ext = extname(id);
+  let unique = id;
+  for (let n = 2; taken.has(unique); n++) unique = `${id.slice(0, id.length - ext.length)}-${n}${ext}`;
+  taken.add(unique);
+  return unique;
+}
+
+/**
+ * A source id as part of a file name or topic: without its video file extension (so that
+ * `out/{source}.mp4` is `out/drive.mp4`), anything but letters, digits, '.', '_' and '-' as '_'.
+ */
+export function fileSafe(id: string): string {
+  return id
+    .replace(/\.(mp4|m4v|mov|mkv|avi|webm|ts|mpg|mpeg)$/i, '')
+    .replace(/[^A-Za-z0-9._-]/g, '_')
+    .replace(/^\.+/, '_');
+}
+
+/** The same source under another id (its frames carry the new one). */
+function renamed(source: FrameSource, sourceId: string): FrameSource {
+  return {
+    info: { ...source.info, sourceId },
+    get endedEarly() {
+      return source.endedEarly;
+    },
+    async read() {
+      const f = await source.read();
+      if (f) f.sourceId = sourceId;
+      return f;
+    },
+    close: () => source.close(),
+  };
 }

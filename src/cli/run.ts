@@ -10,10 +10,11 @@ import { intArg, numberArg, stderrLog } from './args.js';
 import { startProgress } from './progress.js';
 
 /** Flag name -> config key, for flags that map one to one. */
-const direct = ['realtime', 'loop', 'start', 'duration', 'stride', 'fps', 'live', 'model', 'modelsDir', 'device', 'threads', 'inputHeight', 'opacity', 'hud', 'inFlight'] as const;
+const direct = ['realtime', 'loop', 'start', 'duration', 'stride', 'fps', 'live', 'model', 'modelsDir', 'device', 'threads', 'inputHeight', 'opacity', 'hud', 'inFlight', 'maxBatch', 'batchTimeout'] as const;
 
 type RunFlags = Partial<Record<(typeof direct)[number], unknown>> & {
   config?: string;
+  source?: string[];
   out?: string[];
   signal?: string;
   window?: boolean;
@@ -34,6 +35,9 @@ export function registerRun(program: Command): void {
     .argument('[source]', 'video file, image file/folder/glob, camera:N, /dev/videoN, rtsp://..., http://...')
     .argument('[sinks...]', 'sink URIs: out.mp4, signal.jsonl, signal:PATH, - (signal on stdout), window, ws://127.0.0.1:PORT')
     .option('-c, --config <file>', 'pipeline config JSON (flags given here override it)')
+    .option('--source <uri>', 'another source in the same run (repeatable); sink paths with {source} get one output per source', collect)
+    .option('--max-batch <n>', 'frames of different sources inferred in one call, at most (default: the number of sources, up to 8)', intArg('--max-batch'))
+    .option('--batch-timeout <ms>', 'how long a frame waits for a batch to fill (default 20)', numberArg('--batch-timeout', 0, 10000))
     .option('-o, --out <file>', 'overlay video file (.mp4 .mkv .avi .mov); repeatable', collect)
     .option('-s, --signal <file>', 'drivable-area signal as JSON lines; - for stdout')
     .option('-w, --window', 'show the overlay in a window (q or Esc stops)')
@@ -57,8 +61,11 @@ export function registerRun(program: Command): void {
   addEngineOptions(cmd).action(async (source: string | undefined, sinkUris: string[], flags: RunFlags, command: Command) => {
     const config = buildConfig(source, sinkUris, flags, command);
     const pipeline = await createPipeline(config, { log: stderrLog });
-    const { stream } = pipeline.context;
-    stderrLog(`${stream.kind} ${stream.uri}: ${stream.width}x${stream.height} @ ${stream.fps.toFixed(2)} fps${stream.frameCount ? `, ${stream.frameCount} frames` : ''}; ${(config.live ?? stream.live) ? 'freshest-frame' : 'lossless'} policy; sinks: ${pipeline.sinks.map((s) => s.name).join(', ') || 'none'}`);
+    const { stream, streams } = pipeline.context;
+    for (const s of streams) {
+      stderrLog(`${streams.length > 1 ? `source ${s.sourceId}: ` : ''}${s.kind} ${s.uri}: ${s.width}x${s.height} @ ${s.fps.toFixed(2)} fps${s.frameCount ? `, ${s.frameCount} frames` : ''}; ${(config.live ?? s.live) ? 'freshest-frame' : 'lossless'} policy`);
+    }
+    stderrLog(`sinks: ${pipeline.sinks.map((s) => s.name).join(', ') || 'none'}`);
     const interrupted = handleSignals(pipeline);
     const progress = flags.progress !== false ? startProgress(pipeline) : undefined;
     let summary: RunSummary;
@@ -69,7 +76,7 @@ export function registerRun(program: Command): void {
       interrupted.dispose();
     }
     printSummary(summary, pipeline);
-    if (flags.summary) writeFileSync(flags.summary, JSON.stringify({ ...summary, model: pipeline.context.manifest.id, device: pipeline.context.device, source: stream }, null, 2) + '\n');
+    if (flags.summary) writeFileSync(flags.summary, JSON.stringify({ ...summary, model: pipeline.context.manifest.id, device: pipeline.context.device, source: stream, ...(streams.length > 1 && { streams }) }, null, 2) + '\n');
     if (interrupted.signal) process.exitCode = interrupted.signal === 'SIGTERM' ? 143 : ExitCode.interrupted;
   });
 }
@@ -79,7 +86,7 @@ function buildConfig(source: string | undefined, sinkUris: string[], flags: RunF
   const given = (name: string) => command.getOptionValueSource(name) === 'cli';
   for (const key of direct) if (given(key)) base[key] = flags[key];
   if (source) base.source = source;
-  if (!base.source) throw new RoadsegError('no source given', { hint: 'roadseg run <video|camera:N|rtsp://...|folder> [sinks...], or a config file with "source"', exitCode: ExitCode.usage });
+  if (flags.source) base.sources = [...((base.sources as unknown[] | undefined) ?? []), ...flags.source];
   const sinks = [...((base.sinks as string[] | undefined) ?? []), ...sinkUris, ...(flags.out ?? [])];
   if (flags.signal) sinks.push(flags.signal === '-' ? '-' : `signal:${flags.signal}`);
   if (flags.window) sinks.push('window');
@@ -133,6 +140,10 @@ function printSummary(s: RunSummary, p: Pipeline): void {
   const lines = [
     `done: ${s.framesIn} frames in, ${s.framesOut} out in ${s.elapsedS.toFixed(1)} s (${s.fps.toFixed(2)} fps) on ${p.context.device}, model ${p.context.manifest.id}`,
     `drops: ${drops}`,
+    ...Object.entries(s.sources ?? {}).map(
+      ([id, src]) => `source ${id}: ${src.framesIn} in, ${src.framesOut} out (${src.fps.toFixed(2)} fps)${Object.keys(src.drops).length ? `, drops: ${Object.entries(src.drops).map(([k, v]) => `${v} ${k}`).join(', ')}` : ''}${src.failed ? `; failed: ${src.failed}` : ''}`,
+    ),
+    ...(s.batches ? [`batches: ${s.batches.calls} inference calls, sizes ${Object.entries(s.batches.sizes).map(([k, v]) => `${k}x${v}`).join(' ')}, wait p50 ${s.batches.waitMs.p50} ms, p95 ${s.batches.waitMs.p95} ms`] : []),
     ...Object.entries(s.sinks).map(([name, c]) => `sink ${name}: ${Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ')}`),
     `latency ms      p50     p95     max`,
     ...Object.entries(s.latencyMs)

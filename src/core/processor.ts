@@ -15,6 +15,11 @@ export interface FrameProcessor {
   /** `image` is converted to BGR if needed (a converted input is released). */
   preprocess(image: Mat): { bgr: Mat; tensor: InputTensor };
   infer(tensor: InputTensor): Promise<LabelMap>;
+  /**
+   * Several inputs of one size in one inference call (frames of several sources); results in the
+   * same order, equal to those of `infer` one by one. Absent: the graph infers one at a time.
+   */
+  inferBatch?(tensors: readonly InputTensor[]): Promise<LabelMap[]>;
   analyse(labels: LabelMap): { analysis: FrameAnalysis; summary: DrivableSummary };
   /** The overlay: a new Mat owned by the caller. */
   render(bgr: Mat, analysis: FrameAnalysis, summary: DrivableSummary): Mat;

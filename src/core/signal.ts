@@ -18,8 +18,11 @@ export interface SignalMessage {
   captureTime: number;
   /** Capture to signal, ms. */
   latencyMs: number;
-  /** 'ok', or for live sources 'stale' (the source is reconnecting; values are not repeated). */
-  status: 'ok' | 'stale';
+  /**
+   * 'ok'; 'stale' while a live source is reconnecting (values are not repeated); 'ended' once, when
+   * a source of a run with several sources failed and stopped (the others go on).
+   */
+  status: 'ok' | 'stale' | 'ended';
   model: string;
   device: Provider;
   drivablePct: number | null;
@@ -45,9 +48,9 @@ export function signalOf(meta: FrameMeta, summary: DrivableSummary, origin: Sign
   };
 }
 
-/** A frame time at which the source had no picture: the values are null, never repeated. */
-export function staleSignal(meta: FrameMeta, origin: SignalOrigin, nowMs = Date.now()): SignalMessage {
-  return { ...header(meta, origin, nowMs), status: 'stale', drivablePct: null, egoCorridorPct: null, roadEdges: [], histogram: {} };
+/** A frame time at which the source had no picture (or no longer has one): null values, never repeated. */
+export function staleSignal(meta: FrameMeta, origin: SignalOrigin, nowMs = Date.now(), status: 'stale' | 'ended' = 'stale'): SignalMessage {
+  return { ...header(meta, origin, nowMs), status, drivablePct: null, egoCorridorPct: null, roadEdges: [], histogram: {} };
 }
 
 function header(meta: FrameMeta, origin: SignalOrigin, nowMs: number) {

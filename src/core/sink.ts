@@ -27,7 +27,10 @@ export interface ProcessedFrame {
 }
 
 export interface PipelineContext {
+  /** The sink's own source (a sink bound to one source), else the run's first source. */
   stream: StreamInfo;
+  /** Every source of the run, in the order given. */
+  streams: readonly StreamInfo[];
   manifest: ModelManifest;
   device: Provider;
 }
@@ -47,6 +50,8 @@ export type SinkPolicy = (typeof sinkPolicies)[number];
 export interface Sink {
   readonly name: string;
   readonly policy: SinkPolicy;
+  /** True for outputs that hold one source's frames only (a video file): a run with several sources needs one per source. */
+  readonly oneSource?: boolean;
   open(ctx: PipelineContext): Promise<void> | void;
   write(frame: ProcessedFrame): Promise<void> | void;
   /** Finalise (flush, close files). Called once, also after errors and interrupts. */

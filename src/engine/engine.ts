@@ -145,14 +145,39 @@ export class SegmentationEngine {
   }
 
   async infer(input: InputTensor): Promise<LabelMap> {
-    const [, height, width] = input.shape as [number, number, number, number];
-    const feeds = { [this.manifest.input.name]: new ort.Tensor('uint8', input.data, input.shape) };
+    const [labels] = await this.run(input.data, input.shape);
+    return labels!;
+  }
+
+  /** True when the graph's batch dimension is dynamic, so that `inferBatch` can take several inputs. */
+  get batchable(): boolean {
+    const input = this.session.inputMetadata.find((v) => v.name === this.manifest.input.name);
+    return !!input?.isTensor && typeof input.shape[0] !== 'number';
+  }
+
+  /** Inputs of one size in one call ([N, H, W, 3]); the results equal those of `infer` one by one. */
+  async inferBatch(inputs: readonly InputTensor[]): Promise<LabelMap[]> {
+    if (inputs.length === 1) return [await this.infer(inputs[0]!)];
+    const [, height, width, channels] = inputs[0]!.shape as [number, number, number, number];
+    const each = height * width * channels;
+    const packed = new Uint8Array(each * inputs.length);
+    inputs.forEach((t, i) => {
+      if (t.data.length !== each) throw new RangeError(`batch inputs differ in size: ${t.shape.join('x')} and ${inputs[0]!.shape.join('x')}`);
+      packed.set(t.data, i * each);
+    });
+    return this.run(packed, [inputs.length, height, width, channels]);
+  }
+
+  private async run(data: Uint8Array, shape: readonly number[]): Promise<LabelMap[]> {
+    const [n, height, width] = shape as [number, number, number];
+    const feeds = { [this.manifest.input.name]: new ort.Tensor('uint8', data, shape) };
     const labelsName = this.manifest.outputs.labels.name;
     const t0 = performance.now();
     const result = await this.session.run(feeds, [labelsName]);
     this.lastInferMs = performance.now() - t0;
-    const data = result[labelsName]!.data as Uint8Array;
-    return labelMap(data, height, width);
+    const labels = result[labelsName]!.data as Uint8Array;
+    const each = height * width;
+    return Array.from({ length: n }, (_, i) => labelMap(labels.subarray(i * each, (i + 1) * each), height, width));
   }
 
   async dispose(): Promise<void> {

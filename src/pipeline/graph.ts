@@ -1,42 +1,69 @@
 /**
- * The stream graph, assembled from ready-made parts (a source, a frame processor, sinks):
+ * The stream graph, assembled from ready-made parts (sources, a frame processor, sinks):
  *
- *   source -> policy (lossless pull | freshest slot) -> preprocess -> infer -> analyse -> render
- *     -> signal -> sinks: `every` sinks awaited in order (video file, signal file),
- *                         `latest` sinks offered the newest frame without waiting (window, websocket)
+ *   source (one lane each) -> policy (lossless pull | freshest slot) -> preprocess
+ *     -> batcher -> infer (one call for frames of several sources) -> analyse -> render -> signal
+ *     -> sinks: `every` sinks awaited in order (video file, signal file),
+ *               `latest` sinks offered the newest frame of each source without waiting (window, websocket)
  *   stale ticks (a live stream offline) -> a stale signal to the sinks that carry the signal
  *
- * Backpressure: a frame is pulled from the source only against a credit, and a credit is returned
- * when a frame has left the graph, so at most `inFlight` frames are decoded and not yet written,
- * whatever the speed of the source and sinks. Decoding, inference and encoding of different frames
- * overlap. The graph knows no concrete source, sink or model: `src/app` opens them from a config.
+ * Backpressure, per source: a frame is pulled only against a credit of its lane, and a credit is
+ * returned when the frame has left the graph, so at most `inFlight` frames of a source are decoded
+ * and not yet written, whatever the speed of the sources and sinks. Decoding, inference and
+ * encoding of different frames overlap. A source that fails or ends stops only itself: its own
+ * sinks are finalised then; the shared ones at the end. The graph knows no concrete source, sink
+ * or model: `src/app` opens them from a config.
  */
-import { EMPTY, Subject, asapScheduler, catchError, concatMap, filter, from, lastValueFrom, map, observeOn, of, takeUntil, takeWhile, tap, type Observable } from 'rxjs';
+import { EMPTY, Subject, asapScheduler, catchError, concatMap, filter, from, lastValueFrom, map, merge, observeOn, of, takeUntil, takeWhile, tap, type Observable } from 'rxjs';
 import { isStale, type Frame, type FrameMeta, type FrameTimings, type StaleTick } from '../core/frame.js';
+import type { LabelMap } from '../core/labelmap.js';
+import type { InputTensor } from '../core/model.js';
 import type { FrameProcessor } from '../core/processor.js';
 import type { PipelineContext, ProcessedFrame, Sink } from '../core/sink.js';
 import { signalOf, staleSignal } from '../core/signal.js';
 import type { FrameSource } from '../core/source.js';
 import type { Mat } from '../util/cv.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
+import { batchInference } from './batcher.js';
 import { LatestSinkDriver } from './latest-sink.js';
 import { freshestPull, losslessPull, type Pull } from './policy.js';
-import { RunStats, type StageName, type StatsSnapshot } from './stats.js';
+import { BatchStats, RunStats, type StageName, type StatsSnapshot } from './stats.js';
 
 export interface RunSummary extends StatsSnapshot {
   /** Per sink: its own counters (frames written, skipped, ...). */
   sinks: Record<string, Record<string, number | string>>;
+  /** Per source, when the run has several. */
+  sources?: Record<string, StatsSnapshot & { failed?: string }>;
+  /** How inference calls were batched, when the run has several sources. */
+  batches?: ReturnType<BatchStats['snapshot']>;
+}
+
+/** A source and how the graph takes its frames. */
+export interface SourceBinding {
+  source: FrameSource;
+  /** Freshest-frame policy (default: the source's own, `info.live`). */
+  live?: boolean;
+  /** Frames of this source decoded and not yet through the graph, at most (default: the graph's). */
+  inFlight?: number;
+}
+
+/** A sink and the frames it takes: one source's (a `{source}` output), or every source's. */
+export interface SinkBinding {
+  sink: Sink;
+  sourceId?: string;
 }
 
 export interface GraphParts {
-  source: FrameSource;
+  sources: readonly (FrameSource | SourceBinding)[];
   processor: FrameProcessor;
-  /** Opened, not yet `open(ctx)`-ed: the graph opens them when it runs and closes them at the end. */
-  sinks: readonly Sink[];
-  /** Frames decoded and not yet through the graph, at most (lossless policy). */
+  /** Opened, not yet `open(ctx)`-ed: the graph opens them when it runs and closes each once. */
+  sinks: readonly (Sink | SinkBinding)[];
+  /** Frames decoded and not yet through the graph, per source, at most. */
   inFlight: number;
-  /** Freshest-frame policy for the source (default: the source's own, `info.live`). */
-  live?: boolean;
+  /** Frames inferred in one call, at most (default 1: no batching). */
+  maxBatch?: number;
+  /** How long the oldest frame waits for a batch to fill, ms (default 20). */
+  batchTimeoutMs?: number;
   log?: (line: string) => void;
   /** Called once after the sinks are closed (to dispose an engine the caller opened). */
   dispose?: () => Promise<void>;
@@ -45,10 +72,12 @@ export interface GraphParts {
 export interface PipelineHandle {
   readonly context: PipelineContext;
   readonly sinks: readonly Sink[];
+  /** The whole run; per source in `sourceStats`. */
   readonly stats: RunStats;
+  readonly sourceStats: ReadonlyMap<string, RunStats>;
   /** Every frame that left the graph (hot: subscribe before `run`; copy Mats kept past the callback). */
   readonly results: Observable<ProcessedFrame>;
-  /** Runs to the end of the input or a stop; sinks are finalised before it settles. */
+  /** Runs to the end of every input or a stop; sinks are finalised before it settles. */
   run(): Promise<RunSummary>;
   /** Graceful stop: no new frames; frames in flight finish and reach the sinks. */
   stop(): void;
@@ -60,63 +89,136 @@ export interface PipelineHandle {
 interface InFlight {
   meta: FrameMeta;
   timings: FrameTimings;
+  lane: Lane;
   /** Mats owned by this frame so far (released when it is skipped or has left every sink). */
   mats: Mat[];
 }
 
+/** One source's path through the graph: its policy, credits, failure and sinks. */
+interface Lane {
+  id: string;
+  source: FrameSource;
+  live: boolean;
+  inFlight: number;
+  stats: RunStats;
+  credits: Subject<void>;
+  /** Frames of this lane in the graph (credits taken and not returned). */
+  outstanding: number;
+  stopping: boolean;
+  ended: boolean;
+  finished: boolean;
+  stopPump: () => void;
+  failure: unknown;
+  failedAt: number;
+  every: Sink[];
+  latest: LatestSinkDriver[];
+  signalSinks: Sink[];
+  /** Sinks bound to this source alone: finalised when it finishes. */
+  own: Sink[];
+}
+
 export function createGraph(parts: GraphParts): PipelineHandle {
-  const { source, processor, sinks } = parts;
+  const { processor } = parts;
   const log = parts.log ?? (() => {});
   const stats = new RunStats();
-  const live = parts.live ?? source.info.live;
-  const context: PipelineContext = { stream: source.info, manifest: processor.manifest, device: processor.device };
+  const batchStats = new BatchStats();
   const origin = { model: processor.manifest.id, device: processor.device };
-  const every = sinks.filter((s) => s.policy === 'every');
-  const latest = sinks.filter((s) => s.policy === 'latest').map((s) => new LatestSinkDriver(s, (name) => stats.drop(`${name} busy`)));
-  const signalSinks = sinks.filter((s) => s.writeSignal);
+  const sourceBindings = parts.sources.map((s): SourceBinding => ('source' in s ? s : { source: s }));
+  if (sourceBindings.length === 0) throw new RoadsegError('no source given', { hint: 'give at least one source', exitCode: ExitCode.usage });
+  const sinkBindings = parts.sinks.map((s): SinkBinding => ('sink' in s ? s : { sink: s }));
+  const sinks = sinkBindings.map((b) => b.sink);
+  const streams = sourceBindings.map((b) => b.source.info);
+  const context: PipelineContext = { stream: streams[0]!, streams, manifest: processor.manifest, device: processor.device };
   const aborted = new Subject<void>();
   const results = new Subject<ProcessedFrame>();
+  const maxBatch = Math.max(1, parts.maxBatch ?? 1);
   let stopping = false;
-  let stopPump = () => {};
+  /** A failure that stops every source (a shared sink's), with the frame it happened on. */
+  let sharedFailure: unknown;
 
-  /**
-   * The first failure of the run, and the frame it happened on: frames before it still reach the
-   * sinks, that frame and later ones are skipped (a source failure skips none: every frame it
-   * delivered precedes it).
-   */
-  let failure: unknown;
-  let failedAt = Infinity;
-  const fail = (e: unknown, frameIndex = Infinity) => {
-    if (failure === undefined) {
-      failure = e;
-      failedAt = frameIndex;
-    }
-    handle.stop();
+  const lanes: Lane[] = sourceBindings.map(({ source, live, inFlight }) => {
+    const id = source.info.sourceId;
+    const mine = sinkBindings.filter((b) => b.sourceId === undefined || b.sourceId === id).map((b) => b.sink);
+    return {
+      id,
+      source,
+      live: live ?? source.info.live,
+      inFlight: inFlight ?? parts.inFlight,
+      stats: new RunStats(stats),
+      credits: new Subject<void>(),
+      outstanding: 0,
+      stopping: false,
+      ended: false,
+      finished: false,
+      stopPump: () => {},
+      failure: undefined,
+      failedAt: Infinity,
+      every: mine.filter((s) => s.policy === 'every'),
+      latest: mine.filter((s) => s.policy === 'latest').map((s) => new LatestSinkDriver(s, (name) => drop(laneOf(id), `${name} busy`))),
+      signalSinks: mine.filter((s) => s.writeSignal),
+      own: sinkBindings.filter((b) => b.sourceId === id).map((b) => b.sink),
+    };
+  });
+  const byId = new Map(lanes.map((l) => [l.id, l]));
+  if (byId.size !== lanes.length) throw new RoadsegError('two sources have the same id', { hint: 'source ids must be unique within a run', exitCode: ExitCode.usage });
+  const laneOf = (id: string) => byId.get(id)!;
+  const openLanes = () => lanes.filter((l) => !l.ended && !l.stopping).map((l) => l.id);
+
+  const drop = (lane: Lane, cause: string, n = 1) => lane.stats.drop(cause, n);
+  const sample = (lane: Lane, step: StageName, ms: number) => lane.stats.sample(step, ms);
+
+  const stopLane = (lane: Lane) => {
+    if (lane.stopping) return;
+    lane.stopping = true;
+    lane.stopPump();
   };
 
-  /** Frames enter the graph against credits; a frame leaving it, written or skipped, returns its credit. */
-  const credits = new Subject<void>();
+  /**
+   * A lane's first failure, and the frame it happened on: its frames before it still reach the
+   * sinks, that frame and later ones are skipped (a source failure skips none: every frame it
+   * delivered precedes it). Other sources go on.
+   */
+  const fail = (lane: Lane, e: unknown, frameIndex = Infinity) => {
+    if (lane.failure === undefined) {
+      lane.failure = e;
+      lane.failedAt = frameIndex;
+      if (lanes.length > 1) log(`source ${lane.id} stopped: ${messageOf(e)}`);
+    }
+    stopLane(lane);
+  };
+  const failAll = (e: unknown) => {
+    sharedFailure ??= e;
+    handle.stop();
+  };
+  const skipped = (x: InFlight) => x.meta.index >= x.lane.failedAt;
+
+  /** A frame leaving the graph, written or skipped: its credit goes back to its lane. */
+  const leave = (lane: Lane) => {
+    lane.outstanding--;
+    lane.credits.next();
+    void finishIfDone(lane);
+  };
   const skip = (x: InFlight): Observable<never> => {
     for (const m of new Set(x.mats)) m.release();
-    credits.next();
+    leave(x.lane);
     return EMPTY;
   };
 
   /**
-   * One step as an operator: timed, skipped once the run has failed, and a failure names the step
-   * and frame, then stops the run gracefully (no new frames; earlier frames finish).
+   * One step as an operator: timed, skipped once the lane has failed, and a failure names the step
+   * and frame, then stops that source gracefully (no new frames; earlier frames finish).
    */
   const step = <I extends InFlight, O extends InFlight>(name: StageName & keyof StepTimings, fn: (x: I) => O | Promise<O>) =>
     concatMap((x: I): Observable<O> => {
-      if (x.meta.index >= failedAt) return skip(x);
+      if (skipped(x)) return skip(x);
       const t0 = performance.now();
       const timed = (out: O) => {
         x.timings[`${name}Ms`] = performance.now() - t0;
-        stats.sample(name, x.timings[`${name}Ms`]);
+        sample(x.lane, name, x.timings[`${name}Ms`]);
         return out;
       };
       const failed = (e: unknown): Observable<O> => {
-        fail(stepError(name, x.meta, source, e), x.meta.index);
+        fail(x.lane, stepError(name, x.meta, x.lane.source, e), x.meta.index);
         return skip(x);
       };
       try {
@@ -127,7 +229,37 @@ export function createGraph(parts: GraphParts): PipelineHandle {
       }
     });
 
+  /** Infers a batch of preprocessed frames; frames of a failed call are skipped. */
+  type Preprocessed = InFlight & { tensor: InputTensor; image: Mat };
+  const inferBatch = async (batch: Preprocessed[], waitedMs: number): Promise<(Preprocessed & { labels: LabelMap })[]> => {
+    const live = batch.filter((x) => {
+      if (!skipped(x)) return true;
+      skip(x);
+      return false;
+    });
+    if (live.length === 0) return [];
+    if (lanes.length > 1) batchStats.add(live.length, waitedMs);
+    const t0 = performance.now();
+    let labels: LabelMap[];
+    try {
+      labels = live.length > 1 && processor.inferBatch ? await processor.inferBatch(live.map((x) => x.tensor)) : await Promise.all(live.map((x) => processor.infer(x.tensor)));
+    } catch (e) {
+      for (const x of live) {
+        fail(x.lane, stepError('infer', x.meta, x.lane.source, e), x.meta.index);
+        skip(x);
+      }
+      return [];
+    }
+    const ms = performance.now() - t0;
+    return live.map((x, i) => {
+      x.timings.inferMs = ms;
+      sample(x.lane, 'infer', ms);
+      return { ...x, labels: labels[i]! };
+    });
+  };
+
   /** The frame as sinks see it; its Mats are released once the graph and every holder let go. */
+  const graphRefs = new WeakMap<ProcessedFrame, () => void>();
   const finished = (x: InFlight & Omit<ProcessedFrame, 'signal' | 'retain'>): ProcessedFrame => {
     let holders = 1;
     const letGo = () => {
@@ -153,47 +285,95 @@ export function createGraph(parts: GraphParts): PipelineHandle {
     graphRefs.set(frame, letGo);
     return frame;
   };
-  const graphRefs = new WeakMap<ProcessedFrame, () => void>();
+
+  /** Once a lane has ended and its last frame has left the graph: finalise its own sinks. */
+  const finishIfDone = async (lane: Lane) => {
+    if (!lane.ended || lane.outstanding > 0 || lane.finished) return;
+    lane.finished = true;
+    if (lane.failure !== undefined && lanes.length > 1) {
+      const meta: FrameMeta = { sourceId: lane.id, index: lane.stats.framesIn, ptsMs: 0, captureTimeMs: Date.now() };
+      const message = staleSignal(meta, origin, Date.now(), 'ended');
+      for (const s of lane.signalSinks) s.writeSignal!(message);
+    }
+    for (const d of lane.latest) if (lane.own.includes(d.sink)) await d.settle().catch((e: unknown) => fail(lane, e));
+    await closeSinks(lane.own);
+  };
+
+  const closed = new Set<Sink>();
+  const closeErrors: unknown[] = [];
+  const closeSinks = async (list: readonly Sink[]) => {
+    for (const s of list) {
+      if (closed.has(s)) continue;
+      closed.add(s);
+      try {
+        await s.close();
+      } catch (e) {
+        closeErrors.push(e);
+      }
+    }
+  };
+
+  const laneFrames = (lane: Lane): Observable<InFlight & { image: Mat }> => {
+    let read: Pull;
+    if (lane.live) {
+      const fresh = freshestPull(lane.source, lane.stats, { paced: lane.source.info.kind === 'file' || lane.source.info.kind === 'images' });
+      read = fresh.pull;
+      lane.stopPump = fresh.stop;
+    } else {
+      read = losslessPull(lane.source, lane.stats);
+    }
+    // A source that fails (an undecodable image in a folder) ends its input: frames already read
+    // still go through, then the run reports the failure.
+    const pull: Pull = () => (lane.stopping || stopping ? Promise.resolve(null) : read().catch((e: unknown) => (fail(lane, e), null)));
+    return lane.credits.pipe(
+      concatMap(() => {
+        lane.outstanding++;
+        return pull();
+      }),
+      takeWhile((f): f is Frame | StaleTick => {
+        if (f !== null) return true;
+        lane.outstanding--;
+        lane.ended = true;
+        void finishIfDone(lane);
+        return false;
+      }),
+      // A stale tick (a live source without picture) goes to the signal sinks only, as a
+      // message with null values, and hands its credit straight back.
+      filter((f): f is Frame => {
+        if (!isStale(f)) return true;
+        drop(lane, f.reason);
+        const message = staleSignal(f, origin);
+        for (const s of lane.signalSinks) s.writeSignal!(message);
+        leave(lane);
+        return false;
+      }),
+      map(({ image, ...meta }) => {
+        const timings: FrameTimings = { queueMs: Date.now() - meta.captureTimeMs, preprocessMs: 0, inferMs: 0, analyseMs: 0, renderMs: 0, sinksMs: 0 };
+        sample(lane, 'queue', timings.queueMs);
+        return { meta, timings, lane, mats: [image], image };
+      }),
+    );
+  };
 
   const run = async (): Promise<RunSummary> => {
-    let read: Pull;
-    if (live) {
-      const fresh = freshestPull(source, stats, { paced: source.info.kind === 'file' || source.info.kind === 'images' });
-      read = fresh.pull;
-      stopPump = fresh.stop;
-    } else {
-      read = losslessPull(source, stats);
-    }
-    // A source that fails (an undecodable image in a folder) ends the input: frames already read
-    // still go through, then the run reports the failure.
-    const pull: Pull = () => (stopping ? Promise.resolve(null) : read().catch((e: unknown) => (fail(e), null)));
     try {
-      for (const s of sinks) await s.open(context);
-      const frames$ = credits.pipe(
-        concatMap(pull),
-        takeWhile((f): f is Frame | StaleTick => f !== null),
-        // A stale tick (a live source without picture) goes to the signal sinks only, as a
-        // message with null values, and hands its credit straight back.
-        filter((f): f is Frame => {
-          if (!isStale(f)) return true;
-          stats.drop(f.reason);
-          const message = staleSignal(f, origin);
-          for (const s of signalSinks) s.writeSignal!(message);
-          credits.next();
-          return false;
-        }),
-        map(({ image, ...meta }) => {
-          const timings: FrameTimings = { queueMs: Date.now() - meta.captureTimeMs, preprocessMs: 0, inferMs: 0, analyseMs: 0, renderMs: 0, sinksMs: 0 };
-          stats.sample('queue', timings.queueMs);
-          return { meta, timings, mats: [image], image };
-        }),
-      );
-      const processed$ = frames$.pipe(
+      for (const b of sinkBindings) {
+        const stream = b.sourceId === undefined ? context.stream : laneOf(b.sourceId).source.info;
+        await b.sink.open({ ...context, stream });
+      }
+      const processed$ = merge(...lanes.map(laneFrames)).pipe(
         step('preprocess', (x) => {
           const { bgr, tensor } = processor.preprocess(x.image);
           return { ...x, mats: [bgr], image: bgr, tensor };
         }),
-        step('infer', async (x) => ({ ...x, labels: await processor.infer(x.tensor) })),
+        batchInference({
+          maxBatch,
+          timeoutMs: parts.batchTimeoutMs ?? 20,
+          key: (x) => x.tensor.shape.join('x'),
+          lane: (x) => x.lane.id,
+          openLanes,
+          run: inferBatch,
+        }),
         // Hand the labels on asynchronously, so the next inference is started before this frame's
         // analysis and rendering run on the main thread, in parallel with it.
         observeOn(asapScheduler),
@@ -202,76 +382,92 @@ export function createGraph(parts: GraphParts): PipelineHandle {
           const overlay = processor.render(x.image, x.analysis, x.summary);
           return { ...x, mats: [...x.mats, overlay], overlay };
         }),
-        map(finished),
-        concatMap(async (f) => {
+        map((x) => ({ frame: finished(x), lane: x.lane })),
+        concatMap(async ({ frame, lane }) => {
           const t0 = performance.now();
+          let current: Sink | undefined;
           try {
-            if (f.meta.index < failedAt) {
-              for (const s of every) await s.write(f);
-              for (const d of latest) d.offer(f);
+            if (frame.meta.index < lane.failedAt) {
+              for (const s of lane.every) {
+                current = s;
+                await s.write(frame);
+              }
+              current = undefined;
+              for (const d of lane.latest) d.offer(frame);
             }
           } catch (e) {
-            fail(stepError('sinks', f.meta, source, e), f.meta.index);
+            const error = stepError('sinks', frame.meta, lane.source, e);
+            // A source's own output fails that source; a shared one stops the run.
+            if (current && !lane.own.includes(current)) failAll(error);
+            fail(lane, error, frame.meta.index);
           }
-          f.timings.sinksMs = performance.now() - t0;
-          stats.sample('sinks', f.timings.sinksMs);
-          return f;
+          frame.timings.sinksMs = performance.now() - t0;
+          sample(lane, 'sinks', frame.timings.sinksMs);
+          return { frame, lane };
         }),
-        tap((f) => {
-          if (f.meta.index < failedAt) {
-            stats.sample('endToEnd', Date.now() - f.meta.captureTimeMs);
-            stats.frameDone();
-            results.next(f);
+        tap(({ frame, lane }) => {
+          if (frame.meta.index < lane.failedAt) {
+            sample(lane, 'endToEnd', Date.now() - frame.meta.captureTimeMs);
+            lane.stats.frameDone();
+            results.next(frame);
           }
-          graphRefs.get(f)!();
-          credits.next();
+          graphRefs.get(frame)!();
+          leave(lane);
         }),
         takeUntil(aborted),
       );
       const done = lastValueFrom(processed$, { defaultValue: undefined });
-      for (let i = 0; i < parts.inFlight; i++) credits.next();
+      for (const lane of lanes) for (let i = 0; i < lane.inFlight; i++) lane.credits.next();
       await done;
-      for (const d of latest) await d.settle().catch((e: unknown) => fail(e));
+      for (const lane of lanes) for (const d of lane.latest) await d.settle().catch((e: unknown) => fail(lane, e));
     } finally {
-      stopPump();
-      source.close();
-      const closeErrors: unknown[] = [];
-      for (const s of sinks) {
-        try {
-          await s.close();
-        } catch (e) {
-          closeErrors.push(e);
-        }
+      for (const lane of lanes) {
+        lane.stopPump();
+        lane.source.close();
       }
+      await closeSinks(sinks);
       await parts.dispose?.();
       if (closeErrors.length) log(`closing sinks: ${closeErrors.map(messageOf).join('; ')}`);
     }
-    if (!failure && source.endedEarly && !stopping) {
-      const { decoded, expected } = source.endedEarly;
-      failure = new RoadsegError(`input ended early: decoded ${decoded} of the ${expected} frames its container declares (truncated or damaged file)`, {
-        where: source.info.uri,
-        hint: `the ${stats.framesOut} frames before the damage were processed and the outputs finalised; re-copy or re-encode the file`,
-        exitCode: ExitCode.input,
-      });
+    for (const lane of lanes) {
+      if (lane.failure === undefined && lane.source.endedEarly && !lane.stopping && !stopping) {
+        const { decoded, expected } = lane.source.endedEarly;
+        lane.failure = new RoadsegError(`input ended early: decoded ${decoded} of the ${expected} frames its container declares (truncated or damaged file)`, {
+          where: lane.source.info.uri,
+          hint: `the ${lane.stats.framesOut} frames before the damage were processed and the outputs finalised; re-copy or re-encode the file`,
+          exitCode: ExitCode.input,
+        });
+      }
     }
-    if (failure) {
+    const failure = sharedFailure ?? worstFailure(lanes);
+    if (failure !== undefined) {
       results.error(failure);
       throw failure;
     }
     results.complete();
-    return { ...stats.snapshot(), sinks: Object.fromEntries(sinks.map((s) => [s.name, s.stats?.() ?? {}])) };
+    return summary();
+  };
+
+  const summary = (): RunSummary => {
+    const out: RunSummary = { ...stats.snapshot(), sinks: Object.fromEntries(sinks.map((s) => [s.name, s.stats?.() ?? {}])) };
+    if (lanes.length > 1) {
+      out.sources = Object.fromEntries(lanes.map((l) => [l.id, { ...l.stats.snapshot(), ...(l.failure !== undefined && { failed: messageOf(l.failure) }) }]));
+      out.batches = batchStats.snapshot();
+    }
+    return out;
   };
 
   const handle: PipelineHandle = {
     context,
     sinks,
     stats,
+    sourceStats: new Map(lanes.map((l) => [l.id, l.stats])),
     results: results.asObservable(),
     run,
     stop() {
       if (stopping) return;
       stopping = true;
-      stopPump();
+      for (const lane of lanes) stopLane(lane);
     },
     abort() {
       handle.stop();
@@ -279,6 +475,21 @@ export function createGraph(parts: GraphParts): PipelineHandle {
     },
   };
   return handle;
+}
+
+/**
+ * The run's outcome when sources failed: one failure as it is; several as one error naming each,
+ * with the exit code of the first.
+ */
+function worstFailure(lanes: readonly Lane[]): unknown {
+  const failed = lanes.filter((l) => l.failure !== undefined);
+  if (failed.length <= 1) return failed[0]?.failure;
+  const first = failed[0]!.failure;
+  return new RoadsegError(`${failed.length} of ${lanes.length} sources failed: ${failed.map((l) => `${l.id}: ${messageOf(l.failure)}`).join('; ')}`, {
+    where: failed.map((l) => l.source.info.uri).join(', '),
+    hint: 'the other sources were processed and every output finalised',
+    exitCode: first instanceof RoadsegError ? first.exitCode : ExitCode.failure,
+  });
 }
 
 /** Steps whose time is kept per frame, in FrameTimings. */

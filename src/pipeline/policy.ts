@@ -14,7 +14,7 @@ export type Pull = () => Promise<Frame | StaleTick | null>;
 export function losslessPull(source: FrameSource, stats: RunStats): Pull {
   return async () => {
     const f = await source.read();
-    if (f && !isStale(f)) stats.framesIn++;
+    if (f && !isStale(f)) stats.frameIn();
     return f;
   };
 }
@@ -44,7 +44,7 @@ export function freshestPull(source: FrameSource, stats: RunStats, opts: { paced
           if (due > 0) await new Promise((r) => setTimeout(r, due));
           f.captureTimeMs = Date.now();
         }
-        if (!isStale(f)) stats.framesIn++;
+        if (!isStale(f)) stats.frameIn();
         slot.put(f);
       }
     } catch (e) {
@@ -64,6 +64,9 @@ export function freshestPull(source: FrameSource, stats: RunStats, opts: { paced
     stop: () => {
       stopped = true;
       slot.close();
+      // The graph takes no more frames: the one waiting is released here.
+      const left = slot.take();
+      if (left && !isStale(left)) left.image.release();
     },
   };
 }

@@ -88,6 +88,10 @@ export class Segmenter implements FrameProcessor {
     return this.engine.infer(tensor);
   }
 
+  inferBatch(tensors: readonly InputTensor[]): Promise<LabelMap[]> {
+    return this.engine.inferBatch(tensors);
+  }
+
   analyse(labels: LabelMap): { analysis: FrameAnalysis; summary: DrivableSummary } {
     const analysis = analyse(downsampleLabels(labels, this.analysisScale), this.analysisConfig, this.drivable);
     return { analysis, summary: summarize(analysis, this.analysisConfig) };

@@ -28,6 +28,7 @@ export class LatencySamples {
 export const stageNames = ['queue', 'preprocess', 'infer', 'analyse', 'render', 'sinks', 'endToEnd'] as const;
 export type StageName = (typeof stageNames)[number];
 
+/** A run's counters; a source's own (with `parent`, the run's) count into the run's too. */
 export class RunStats {
   framesIn = 0;
   framesOut = 0;
@@ -36,17 +37,28 @@ export class RunStats {
   private readonly t0 = performance.now();
   private tLast = this.t0;
 
+  constructor(private readonly parent?: RunStats) {}
+
+  /** A picture read from the source. */
+  frameIn(): void {
+    this.framesIn++;
+    this.parent?.frameIn();
+  }
+
   drop(cause: string, n = 1): void {
     this.drops.set(cause, (this.drops.get(cause) ?? 0) + n);
+    this.parent?.drop(cause, n);
   }
 
   sample(stage: StageName, ms: number): void {
     this.latency.get(stage)!.add(ms);
+    this.parent?.sample(stage, ms);
   }
 
   frameDone(): void {
     this.framesOut++;
     this.tLast = performance.now();
+    this.parent?.frameDone();
   }
 
   get elapsedS(): number {
@@ -57,7 +69,7 @@ export class RunStats {
     return this.elapsedS > 0 ? this.framesOut / this.elapsedS : 0;
   }
 
-  snapshot() {
+  snapshot(): StatsSnapshot {
     return {
       framesIn: this.framesIn,
       framesOut: this.framesOut,
@@ -69,4 +81,27 @@ export class RunStats {
   }
 }
 
-export type StatsSnapshot = ReturnType<RunStats['snapshot']>;
+export interface StatsSnapshot {
+  framesIn: number;
+  framesOut: number;
+  drops: Record<string, number>;
+  elapsedS: number;
+  fps: number;
+  latencyMs: Record<string, { p50: number; p95: number; max: number; n: number }>;
+}
+
+/** How inference calls were batched: calls per batch size, and how long batches waited to fill. */
+export class BatchStats {
+  readonly sizes = new Map<number, number>();
+  readonly waitMs = new LatencySamples();
+
+  add(size: number, waitedMs: number): void {
+    this.sizes.set(size, (this.sizes.get(size) ?? 0) + 1);
+    this.waitMs.add(waitedMs);
+  }
+
+  snapshot(): { calls: number; sizes: Record<string, number>; waitMs: ReturnType<LatencySamples['summary']> } {
+    const sizes = [...this.sizes].sort(([a], [b]) => a - b);
+    return { calls: sizes.reduce((n, [, c]) => n + c, 0), sizes: Object.fromEntries(sizes.map(([k, v]) => [String(k), v])), waitMs: this.waitMs.summary() };
+  }
+}

@@ -29,6 +29,7 @@ const codecsByExtension: Record<string, string[]> = {
 export class VideoFileSink implements Sink {
   readonly name: string;
   readonly policy = 'every' as const;
+  readonly oneSource = true;
   codec = '';
   frames = 0;
   /** Frames of another size than the first, scaled to it (an image folder of mixed sizes). */

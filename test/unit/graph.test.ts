@@ -3,8 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { createGraph, type GraphParts } from '../../src/pipeline/graph.js';
 import { FakeProcessor, FakeSource, MatLedger, RecordingSink, sleep } from './fakes/parts.js';
 
-function graph(parts: Partial<GraphParts> & Pick<GraphParts, 'source'>, ledger: MatLedger) {
-  return createGraph({ processor: new FakeProcessor(ledger), sinks: [], inFlight: 3, ...parts });
+function graph(parts: Partial<GraphParts> & { source: FakeSource }, ledger: MatLedger) {
+  const { source, ...rest } = parts;
+  return createGraph({ sources: [source], processor: new FakeProcessor(ledger), sinks: [], inFlight: 3, ...rest });
 }
 
 /** Frames read from the source and not yet out of the graph, sampled at every read and exit. */

@@ -108,6 +108,8 @@ export class FakeProcessor implements FrameProcessor {
   readonly device = 'cpu' as const;
   inferring = 0;
   maxConcurrentInfer = 0;
+  /** Sizes of the batches inferred with inferBatch. */
+  readonly batches: number[] = [];
 
   constructor(private readonly ledger: MatLedger, private readonly opts: { inferMs?: number; failInferAt?: number } = {}) {}
 
@@ -125,6 +127,11 @@ export class FakeProcessor implements FrameProcessor {
       this.inferring--;
       void tensor;
     }
+  }
+
+  async inferBatch(tensors: readonly ndarray.NdArray<Uint8Array>[]) {
+    this.batches.push(tensors.length);
+    return Promise.all(tensors.map((t) => this.infer(t)));
   }
 
   private analysed = 0;
