@@ -20,7 +20,7 @@ import type { LabelMap } from '../core/labelmap.js';
 import type { InputTensor } from '../core/model.js';
 import type { FrameProcessor } from '../core/processor.js';
 import type { PipelineContext, ProcessedFrame, Sink } from '../core/sink.js';
-import { signalOf, staleSignal } from '../core/signal.js';
+import { signalOf, staleSignal, type SignalMessage } from '../core/signal.js';
 import type { FrameSource } from '../core/source.js';
 import type { Mat } from '../util/cv.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
@@ -104,6 +104,9 @@ interface Lane {
   credits: Subject<void>;
   /** Frames of this lane in the graph (credits taken and not returned). */
   outstanding: number;
+  /** Indices of this lane's pictures in the graph, and stale messages waiting for them to leave. */
+  inGraph: Set<number>;
+  staleQueue: SignalMessage[];
   stopping: boolean;
   ended: boolean;
   finished: boolean;
@@ -147,6 +150,8 @@ export function createGraph(parts: GraphParts): PipelineHandle {
       stats: new RunStats(stats),
       credits: new Subject<void>(),
       outstanding: 0,
+      inGraph: new Set(),
+      staleQueue: [],
       stopping: false,
       ended: false,
       finished: false,
@@ -192,15 +197,32 @@ export function createGraph(parts: GraphParts): PipelineHandle {
   };
   const skipped = (x: InFlight) => x.meta.index >= x.lane.failedAt;
 
+  /**
+   * A stale message goes out once every earlier picture of its source has left the graph, so that
+   * each source's signal stays in frame order.
+   */
+  const sendStale = (lane: Lane, message?: SignalMessage) => {
+    if (message) lane.staleQueue.push(message);
+    const oldest = lane.inGraph.size ? Math.min(...lane.inGraph) : Infinity;
+    while (lane.staleQueue.length && lane.staleQueue[0]!.frame < oldest) {
+      const m = lane.staleQueue.shift()!;
+      for (const s of lane.signalSinks) s.writeSignal!(m);
+    }
+  };
+
   /** A frame leaving the graph, written or skipped: its credit goes back to its lane. */
-  const leave = (lane: Lane) => {
+  const leave = (lane: Lane, index?: number) => {
+    if (index !== undefined) {
+      lane.inGraph.delete(index);
+      sendStale(lane);
+    }
     lane.outstanding--;
     lane.credits.next();
     void finishIfDone(lane);
   };
   const skip = (x: InFlight): Observable<never> => {
     for (const m of new Set(x.mats)) m.release();
-    leave(x.lane);
+    leave(x.lane, x.meta.index);
     return EMPTY;
   };
 
@@ -340,10 +362,12 @@ export function createGraph(parts: GraphParts): PipelineHandle {
       // A stale tick (a live source without picture) goes to the signal sinks only, as a
       // message with null values, and hands its credit straight back.
       filter((f): f is Frame => {
-        if (!isStale(f)) return true;
+        if (!isStale(f)) {
+          lane.inGraph.add(f.index);
+          return true;
+        }
         drop(lane, f.reason);
-        const message = staleSignal(f, origin);
-        for (const s of lane.signalSinks) s.writeSignal!(message);
+        sendStale(lane, staleSignal(f, origin));
         leave(lane);
         return false;
       }),
@@ -412,7 +436,7 @@ export function createGraph(parts: GraphParts): PipelineHandle {
             results.next(frame);
           }
           graphRefs.get(frame)!();
-          leave(lane);
+          leave(lane, frame.meta.index);
         }),
         takeUntil(aborted),
       );

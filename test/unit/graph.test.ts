@@ -180,6 +180,16 @@ describe('graph: live sources', () => {
     expect(summary.drops['source offline']).toBe(3);
   });
 
+  it('keeps each source\'s signal in frame order when stale ticks arrive while pictures are in flight', async () => {
+    const ledger = new MatLedger();
+    const source = new FakeSource(ledger, { frames: 14, staleAt: [5, 6, 7, 8] });
+    const sequence: number[] = [];
+    const signal: RecordingSink = new RecordingSink('signal', 'every', { carriesSignal: true, onWrite: (f) => sequence.push(f.signal.frame) });
+    signal.writeSignal = (m) => void sequence.push(m.frame);
+    await graph({ source, sinks: [signal], inFlight: 4, processor: new FakeProcessor(ledger, { inferMs: 15 }) }, ledger).run();
+    expect(sequence).toEqual([...Array(14).keys()]);
+  });
+
   it('keeps the freshest frame of a live source and counts the frames it dropped', async () => {
     const ledger = new MatLedger();
     const source = new FakeSource(ledger, { frames: 40, live: true, intervalMs: 1 });
