@@ -1,9 +1,10 @@
 // Several sources in one run, through the real CLI, model, OpenCV decoding and encoding.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from './helpers/cli.js';
+import { cv } from '../src/util/cv.js';
+import { runCli, startCli } from './helpers/cli.js';
 import { modelsDir, tempDir, videos } from './helpers/paths.js';
 import { readBack, readSignal } from './helpers/video.js';
 
@@ -94,4 +95,35 @@ describe('several sources in one run', () => {
     expect(r.stderr).toMatch(/takes the frames of one source, and this run has 2/);
     expect(r.stderr).toMatch(/\{source\}/);
   });
+
+  it('the window tiles the sources, each tile showing its own source', async () => {
+    const display = `:${100 + (process.pid % 800)}`;
+    const xvfb = spawn('Xvfb', [display, '-screen', '0', '1600x900x24'], { stdio: 'ignore' });
+    try {
+      await new Promise((r) => setTimeout(r, 1000));
+      const signal = join(tempDir(), 's.jsonl');
+      const run = startCli(['run', '--source', a, '--source', c, '--loop', '--window', '--signal', signal, ...fast], { env: { DISPLAY: display } });
+      const t0 = Date.now();
+      while (Date.now() - t0 < 90_000 && (readSignalSafe(signal) < 20)) await new Promise((r) => setTimeout(r, 250));
+      const shot = join(tempDir(), 'screen.png');
+      execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'x11grab', '-video_size', '1600x900', '-i', display, '-frames:v', '1', shot]);
+      run.child.kill('SIGINT');
+      expect((await run.done).code).toBe(130);
+      // Two 640-pixel tiles side by side below the window's toolbar: both show a picture.
+      const screen = cv.imread(shot);
+      const mean = (x: number) => screen.getRegion(new cv.Rect(x, 120, 500, 200)).mean().w + screen.getRegion(new cv.Rect(x, 120, 500, 200)).mean().x;
+      expect(mean(40)).toBeGreaterThan(20);
+      expect(mean(680)).toBeGreaterThan(20);
+    } finally {
+      xvfb.kill();
+    }
+  });
 });
+
+function readSignalSafe(path: string): number {
+  try {
+    return readFileSync(path, 'utf8').split('\n').length - 1;
+  } catch {
+    return 0;
+  }
+}
