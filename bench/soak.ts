@@ -3,7 +3,8 @@
  * for `--minutes` (default 30) with every kind of output a deployment uses at once: the overlay
  * video file, the signal file, and the websocket server with reading clients (a viewer taking
  * images, class maps and the signal; one taking source images; one taking the signal only) and one
- * stalled client (subscribed to everything, never reading).
+ * stalled client (subscribed to everything, never reading); and, when there is a display (run it
+ * under `xvfb-run -a` on a server), the window sink too.
  *
  * Every 10 s it samples the process's memory (RSS, V8 heap, external/array buffers), the frames
  * done, and the output sizes, and prints a row. It passes (exit 0) when the largest RSS of the last
@@ -161,7 +162,8 @@ const freeBytes = (dir: string) => {
 const out = mkdtempSync(join(tmpdir(), 'roadseg-soak-'));
 const videoPath = join(out, 'overlay.mp4');
 const signalPath = join(out, 'signal.jsonl');
-const pipeline = await createPipeline({ source: clip, loop: true, sinks: [videoPath, `signal:${signalPath}`, 'ws://127.0.0.1:0'], modelsDir: args['models-dir'] });
+const withWindow = !!(process.env.DISPLAY || process.env.WAYLAND_DISPLAY);
+const pipeline = await createPipeline({ source: clip, loop: true, sinks: [videoPath, `signal:${signalPath}`, 'ws://127.0.0.1:0', ...(withWindow ? ['window'] : [])], modelsDir: args['models-dir'] });
 const server = pipeline.sinks.find((s): s is WebSocketSink => s instanceof WebSocketSink)!;
 const { port } = await server.listening;
 const url = `ws://127.0.0.1:${port}/`;
@@ -189,7 +191,7 @@ const running = pipeline.run();
 running.catch(() => stop('the run failed'));
 
 const freeAtStart = freeBytes(out);
-console.log(`soak: ${clip.split('/').pop()} looped for ${minutes} min, model ${pipeline.context.manifest.id} on ${pipeline.context.device}; outputs in ${out}`);
+console.log(`soak: ${clip.split('/').pop()} looped for ${minutes} min, model ${pipeline.context.manifest.id} on ${pipeline.context.device}; sinks: ${pipeline.sinks.map((s) => s.name.split(' ')[0]).join(', ')}; outputs in ${out}`);
 console.log(`memory sampled every ${sampleIntervalS} s; passes when max RSS of the last ${(windowS / 60).toFixed(1)} min <= ${maxGrowth} x max RSS of the first ${(windowS / 60).toFixed(1)} min`);
 console.log('| t (s) | RSS MiB | heap MiB | external MiB | frames | fps | video MiB | ws clients |\n|---|---|---|---|---|---|---|---|');
 
