@@ -75,7 +75,7 @@ export interface PipelineHandle {
   /** The whole run; per source in `sourceStats`. */
   readonly stats: RunStats;
   readonly sourceStats: ReadonlyMap<string, RunStats>;
-  /** Every frame that left the graph (hot: subscribe before `run`; copy Mats kept past the callback). */
+  /** Every frame that left the graph; completes when the run ends, failed or not (hot: subscribe before `run`; copy Mats kept past the callback). */
   readonly results: Observable<ProcessedFrame>;
   /** Runs to the end of every input or a stop; sinks are finalised before it settles. */
   run(): Promise<RunSummary>;
@@ -463,12 +463,11 @@ export function createGraph(parts: GraphParts): PipelineHandle {
         });
       }
     }
-    const failure = sharedFailure ?? worstFailure(lanes);
-    if (failure !== undefined) {
-      results.error(failure);
-      throw failure;
-    }
+    // `results` completes either way (an error there would be unhandled in subscribers that only
+    // count frames); the failure is `run`'s rejection.
     results.complete();
+    const failure = sharedFailure ?? worstFailure(lanes);
+    if (failure !== undefined) throw failure;
     return summary();
   };
 
