@@ -9,9 +9,10 @@ say() { [ -n "${ROADSEG_SETUP_QUIET:-}" ] || echo "setup: $*" >&2; }
 # --- 1. system packages -------------------------------------------------------------------
 # Only the OpenCV modules roadseg uses (the full libopencv-dev is ~1 GB, and the binding would
 # compile wrappers for every module); ffmpeg for tests and users' own checks, xvfb for the window sink under
-# a virtual display, chromium for the viewer tests.
+# a virtual display, chromium for the viewer tests, Redis and mosquitto for the fleet and broker sinks
+# (the tests start their own on free ports; the packages' services are not needed).
 OPENCV_MODULES=(core imgproc imgcodecs videoio highgui)
-APT_PACKAGES=(xvfb xauth ffmpeg chromium fonts-dejavu-core)
+APT_PACKAGES=(xvfb xauth ffmpeg chromium fonts-dejavu-core redis-server mosquitto mosquitto-clients)
 for m in "${OPENCV_MODULES[@]}"; do APT_PACKAGES+=("libopencv-$m-dev"); done
 # lavapipe (software Vulkan) for the WebGPU provider needs Mesa 25 from bookworm-backports.
 BACKPORTS_PACKAGES=(mesa-vulkan-drivers)

@@ -1,10 +1,13 @@
 /**
  * Sinks chosen by URI-like strings, as jetson-inference's videoOutput: a video file (.mp4 .mkv
- * .avi .mov), a signal file (.jsonl, .ndjson, signal:PATH, or - for stdout), `window`, or a
- * websocket server (ws://[host]:port).
+ * .avi .mov), a signal file (.jsonl, .ndjson, signal:PATH, or - for stdout), `window`, a
+ * websocket server (ws://[host]:port), or a message broker (mqtt[s]://HOST:PORT/TOPIC,
+ * redis[s]://HOST:PORT/DB?stream=KEY).
  */
 import { extname } from 'node:path';
 import type { Sink } from '../core/sink.js';
+import { MqttSink } from '../sinks/mqtt.js';
+import { RedisStreamSink } from '../sinks/redis-stream.js';
 import { SignalSink } from '../sinks/signal.js';
 import { VideoFileSink } from '../sinks/video.js';
 import { WebSocketSink, type ServeOptions } from '../sinks/websocket.js';
@@ -21,11 +24,13 @@ export function openSink(uri: string, deps: SinkDeps): Sink {
   if (uri === 'window' || uri === 'display://') return new WindowSink(deps.stop);
   if (uri === '-' || uri === 'signal:-') return new SignalSink('-');
   if (uri.startsWith('signal:')) return new SignalSink(uri.slice('signal:'.length));
+  if (/^mqtts?:\/\//i.test(uri)) return new MqttSink(uri);
+  if (/^rediss?:\/\//i.test(uri)) return new RedisStreamSink(uri);
   const ext = extname(uri).toLowerCase();
   if (ext === '.jsonl' || ext === '.ndjson') return new SignalSink(uri);
   if (/^ws:\/\//i.test(uri)) return new WebSocketSink(uri, deps.serve);
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) {
-    throw new RoadsegError(`unknown sink URI: ${uri}`, { hint: 'sinks: out.mp4, signal.jsonl, signal:PATH, -, window, ws://127.0.0.1:PORT', exitCode: ExitCode.usage });
+    throw new RoadsegError(`unknown sink URI: ${uri}`, { hint: 'sinks: out.mp4, signal.jsonl, signal:PATH, -, window, ws://127.0.0.1:PORT, mqtt://HOST:PORT/TOPIC, redis://HOST:PORT/DB?stream=KEY', exitCode: ExitCode.usage });
   }
   return new VideoFileSink(uri);
 }

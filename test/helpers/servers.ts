@@ -1,0 +1,100 @@
+/**
+ * Real redis-server and mosquitto processes on free loopback ports, for the broker tests. Each is
+ * started in its own temporary folder and can be stopped and started again on the same port (a
+ * broker restart), keeping Redis's append-only file.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { createConnection, createServer } from 'node:net';
+import { join } from 'node:path';
+import { tempDir } from './paths.js';
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as { port: number }).port;
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
+}
+
+export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs: number, what = 'a condition'): Promise<void> {
+  const t0 = Date.now();
+  while (!(await cond())) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+function accepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port }, () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.on('error', () => resolve(false));
+  });
+}
+
+export interface ServerProcess {
+  port: number;
+  /** redis://127.0.0.1:PORT or mqtt://127.0.0.1:PORT */
+  url: string;
+  start(): Promise<void>;
+  /** The running server's process id (for CPU accounting). */
+  pid(): number;
+  /** SIGTERM (a clean shutdown), or SIGKILL. */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+}
+
+function serverProcess(scheme: string, port: number, command: string, args: string[], cwd: string): ServerProcess {
+  let child: ChildProcess | undefined;
+  let log = '';
+  return {
+    port,
+    url: `${scheme}://127.0.0.1:${port}`,
+    async start() {
+      log = '';
+      const c = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+      c.stdout!.on('data', (d: Buffer) => (log += d.toString()));
+      c.stderr!.on('data', (d: Buffer) => (log += d.toString()));
+      child = c;
+      await waitFor(async () => {
+        if (c.exitCode !== null) throw new Error(`${command} exited with ${c.exitCode}: ${log}`);
+        return accepts(port);
+      }, 10_000, `${command} on port ${port}`);
+    },
+    pid() {
+      if (!child?.pid) throw new Error(`${command} is not running`);
+      return child.pid;
+    },
+    async stop(signal: NodeJS.Signals = 'SIGTERM') {
+      const c = child;
+      child = undefined;
+      if (!c || c.exitCode !== null || c.signalCode !== null) return;
+      const exited = new Promise((r) => c.once('exit', r));
+      c.kill(signal);
+      await exited;
+    },
+  };
+}
+
+/** redis-server with the append-only file on (a restart keeps every acknowledged write). */
+export async function startRedis(): Promise<ServerProcess> {
+  const port = await freePort();
+  const dir = tempDir('roadseg-redis-');
+  const server = serverProcess('redis', port, 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir], dir);
+  await server.start();
+  return server;
+}
+
+export async function startMosquitto(): Promise<ServerProcess> {
+  const port = await freePort();
+  const dir = tempDir('roadseg-mosquitto-');
+  const conf = join(dir, 'mosquitto.conf');
+  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\n`);
+  const server = serverProcess('mqtt', port, 'mosquitto', ['-c', conf], dir);
+  await server.start();
+  return server;
+}
