@@ -13,6 +13,9 @@ const commands: Record<string, () => Promise<(program: Command) => void>> = {
   eval: async () => (await import('./eval.js')).registerEval,
   models: async () => (await import('./models.js')).registerModels,
   listen: async () => (await import('./listen.js')).registerListen,
+  submit: async () => (await import('./submit.js')).registerSubmit,
+  worker: async () => (await import('./worker.js')).registerWorker,
+  status: async () => (await import('./status.js')).registerStatus,
 };
 const asked = process.argv[2];
 for (const name of asked && asked in commands ? [asked] : Object.keys(commands)) (await commands[name]!())(program);
