@@ -321,17 +321,14 @@ export function createGraph(parts: GraphParts): PipelineHandle {
     await closeSinks(lane.own);
   };
 
-  const closed = new Set<Sink>();
+  /** Each sink's close, started once; the final pass waits for those a lane started (the summary reads their counters). */
+  const closing = new Map<Sink, Promise<void>>();
   const closeErrors: unknown[] = [];
   const closeSinks = async (list: readonly Sink[]) => {
     for (const s of list) {
-      if (closed.has(s)) continue;
-      closed.add(s);
-      try {
-        await s.close();
-      } catch (e) {
-        closeErrors.push(e);
-      }
+      let done = closing.get(s);
+      if (!done) closing.set(s, (done = Promise.resolve().then(() => s.close()).catch((e: unknown) => void closeErrors.push(e))));
+      await done;
     }
   };
 
