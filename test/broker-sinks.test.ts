@@ -15,7 +15,8 @@ import { startMosquitto, startRedis, waitFor, type ServerProcess } from './helpe
 
 const fast = ['--input-height', '129', '--models-dir', modelsDir, '--no-progress'];
 const clip = join(videos, 'udacity_vehicledet_test_video.mp4');
-const sourceId = 'udacity_vehicledet_test_video.mp4';
+/** The clip's source id as src/app puts it in place of {source}. */
+const sourceId = 'udacity_vehicledet_test_video';
 
 /** Lines of a signal file, without their newlines: what each broker message must equal. */
 const lines = (path: string) => readFileSync(path, 'utf8').split('\n').filter(Boolean);

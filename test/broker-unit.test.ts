@@ -7,7 +7,7 @@ import { jobFor } from '../src/fleet/jobs.js';
 import { classifyFailure } from '../src/fleet/worker.js';
 import { parseMqttUri, statusTopicOf } from '../src/sinks/mqtt.js';
 import { parseRedisStreamUri } from '../src/sinks/redis-stream.js';
-import { SendQueue, expandSource } from '../src/util/broker.js';
+import { SendQueue } from '../src/util/broker.js';
 import { ExitCode, RoadsegError } from '../src/util/errors.js';
 import { tempDir } from './helpers/paths.js';
 
@@ -49,11 +49,6 @@ describe('SendQueue', () => {
 });
 
 describe('broker URIs', () => {
-  it('{source} becomes the source id with unsafe characters replaced', () => {
-    expect(expandSource('roadseg/{source}/signal', 'cam 1/#+')).toBe('roadseg/cam_1___/signal');
-    expect(expandSource('roadseg:{source}', 'clip.mp4')).toBe('roadseg:clip.mp4');
-  });
-
   it('MQTT: topic, qos, TLS port; status topic beside the signal topic', () => {
     expect(parseMqttUri('mqtt://127.0.0.1:1883/roadseg/{source}/signal?qos=1')).toEqual({ url: 'mqtt://127.0.0.1:1883', topic: 'roadseg/{source}/signal', qos: 1 });
     expect(parseMqttUri('mqtts://broker.example/a')).toEqual({ url: 'mqtts://broker.example:8883', topic: 'a', qos: 0 });

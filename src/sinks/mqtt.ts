@@ -1,7 +1,8 @@
 /**
- * The drivable-area signal on an MQTT broker: `mqtt://HOST:PORT/TOPIC` (`mqtts://` for TLS), with
- * `{source}` in the topic and `?qos=0|1`. One message per frame (stale ticks of a live source
- * included), its payload byte-identical to the signal file's line (without the newline).
+ * The drivable-area signal on an MQTT broker: `mqtt://HOST:PORT/TOPIC` (`mqtts://` for TLS) and
+ * `?qos=0|1`; `{source}` in the topic gives one topic per source (src/app expands it). One message
+ * per frame (stale ticks of a live source included), its payload byte-identical to the signal
+ * file's line (without the newline).
  *
  * Presence: `<topic without its last level>/status` holds a retained `online` while connected; the
  * connection's Last Will sets it to `offline`, so the broker itself reports a process that died,
@@ -18,7 +19,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import type { SignalMessage } from '../core/signal.js';
 import type { PipelineContext, ProcessedFrame, Sink } from '../core/sink.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
-import { SendQueue, expandSource, throttledLog, within } from '../util/broker.js';
+import { SendQueue, throttledLog, within } from '../util/broker.js';
 
 export const mqttDefaults = {
   /** Messages held while the broker is down or slow (about 33 s of one 30 fps source). */
@@ -33,7 +34,6 @@ export const mqttDefaults = {
 
 export interface MqttTarget {
   url: string;
-  /** The topic template, `{source}` not yet expanded. */
   topic: string;
   qos: 0 | 1;
 }
@@ -71,34 +71,27 @@ export function statusTopicOf(topic: string): string {
   return cut > 0 ? `${topic.slice(0, cut)}/status` : `${topic}/status`;
 }
 
-interface Outgoing {
-  topic: string;
-  payload: string;
-}
-
 export class MqttSink implements Sink {
   readonly name: string;
   readonly policy = 'every' as const;
   readonly target: MqttTarget;
   reconnects = 0;
   private client: MqttClient | undefined;
+  private readonly statusTopic: string;
   private retryMs: number = mqttDefaults.reconnectMinMs;
   private retryTimer: NodeJS.Timeout | undefined;
-  private statusTopic = '';
-  private readonly queue: SendQueue<Outgoing>;
+  private readonly queue: SendQueue<string>;
   private readonly warn: (line: string) => void;
-  /** Expanded topics by source id (a pipeline has one or a few sources). */
-  private readonly topics = new Map<string, string>();
 
   constructor(readonly uri: string, log: (line: string) => void = (line) => process.stderr.write(`roadseg: ${line}\n`)) {
     this.target = parseMqttUri(uri);
     this.name = `mqtt ${this.target.url}/${this.target.topic}`;
+    this.statusTopic = statusTopicOf(this.target.topic);
     this.warn = throttledLog(log);
-    this.queue = new SendQueue((m) => this.publish(m.topic, m.payload, { qos: this.target.qos }), mqttDefaults);
+    this.queue = new SendQueue((payload) => this.publish(this.target.topic, payload, { qos: this.target.qos }), mqttDefaults);
   }
 
-  open(ctx: PipelineContext): void {
-    this.statusTopic = statusTopicOf(expandSource(this.target.topic, ctx.stream.sourceId));
+  open(_ctx: PipelineContext): void {
     const offline = { topic: this.statusTopic, payload: 'offline', qos: 1 as const, retain: true };
     const client = mqtt.connect(this.target.url, {
       clientId: `roadseg-${randomBytes(6).toString('hex')}`,
@@ -139,9 +132,7 @@ export class MqttSink implements Sink {
   }
 
   writeSignal(message: SignalMessage): void {
-    let topic = this.topics.get(message.source);
-    if (topic === undefined) this.topics.set(message.source, (topic = expandSource(this.target.topic, message.source)));
-    this.queue.push({ topic, payload: JSON.stringify(message) });
+    this.queue.push(JSON.stringify(message));
   }
 
   stats(): Record<string, number> {

@@ -1,6 +1,6 @@
 /**
  * The drivable-area signal on a Redis Stream: `redis://HOST:PORT/DB?stream=KEY&maxlen=N`
- * (`rediss://` for TLS), `{source}` allowed in KEY. One XADD per frame (stale ticks of a live
+ * (`rediss://` for TLS); `{source}` in KEY gives one stream per source (src/app expands it). One XADD per frame (stale ticks of a live
  * source included) with the message in the field `signal`, byte-identical to the signal file's line
  * (without the newline); the stream is trimmed with `MAXLEN ~ N`, so it holds about the last N
  * messages whatever consumers do. Consumers read it with XREAD or a consumer group.
@@ -14,7 +14,7 @@ import { Redis } from 'ioredis';
 import type { SignalMessage } from '../core/signal.js';
 import type { PipelineContext, ProcessedFrame, Sink } from '../core/sink.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
-import { SendQueue, expandSource, parseRedisUrl, throttledLog, within, type RedisServer } from '../util/broker.js';
+import { SendQueue, parseRedisUrl, throttledLog, within, type RedisServer } from '../util/broker.js';
 
 export const redisStreamDefaults = {
   maxlen: 10_000,
@@ -30,7 +30,6 @@ export const redisStreamDefaults = {
 
 export interface RedisStreamTarget {
   server: RedisServer;
-  /** The key template, `{source}` not yet expanded. */
   key: string;
   maxlen: number;
 }
@@ -53,27 +52,21 @@ export function parseRedisStreamUri(uri: string): RedisStreamTarget {
   return { server, key, maxlen };
 }
 
-interface Entry {
-  key: string;
-  payload: string;
-}
-
 export class RedisStreamSink implements Sink {
   readonly name: string;
   readonly policy = 'every' as const;
   readonly target: RedisStreamTarget;
   reconnects = 0;
   private client: Redis | undefined;
-  private readonly queue: SendQueue<Entry>;
+  private readonly queue: SendQueue<string>;
   private readonly warn: (line: string) => void;
-  private readonly keys = new Map<string, string>();
 
   constructor(readonly uri: string, log: (line: string) => void = (line) => process.stderr.write(`roadseg: ${line}\n`)) {
     this.target = parseRedisStreamUri(uri);
     const { host, port, db } = this.target.server;
     this.name = `redis ${host}:${port}/${db} stream ${this.target.key}`;
     this.warn = throttledLog(log);
-    this.queue = new SendQueue((e) => this.xadd(e), redisStreamDefaults);
+    this.queue = new SendQueue((payload) => this.xadd(payload), redisStreamDefaults);
   }
 
   open(_ctx: PipelineContext): void {
@@ -99,9 +92,7 @@ export class RedisStreamSink implements Sink {
   }
 
   writeSignal(message: SignalMessage): void {
-    let key = this.keys.get(message.source);
-    if (key === undefined) this.keys.set(message.source, (key = expandSource(this.target.key, message.source)));
-    this.queue.push({ key, payload: JSON.stringify(message) });
+    this.queue.push(JSON.stringify(message));
   }
 
   stats(): Record<string, number> {
@@ -117,8 +108,8 @@ export class RedisStreamSink implements Sink {
     client.disconnect();
   }
 
-  private async xadd(e: Entry): Promise<void> {
+  private async xadd(payload: string): Promise<void> {
     if (!this.client) throw new Error('closed');
-    await this.client.xadd(e.key, 'MAXLEN', '~', this.target.maxlen, '*', redisStreamDefaults.field, e.payload);
+    await this.client.xadd(this.target.key, 'MAXLEN', '~', this.target.maxlen, '*', redisStreamDefaults.field, payload);
   }
 }

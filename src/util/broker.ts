@@ -98,14 +98,6 @@ export class SendQueue<T> {
   }
 }
 
-/**
- * `{source}` in a topic or stream key -> the source id, made safe for both: characters other than
- * letters, digits, `.`, `_` and `-` become `_` (no `/` levels, no MQTT wildcards `+` `#`).
- */
-export function expandSource(template: string, sourceId: string): string {
-  return template.replaceAll('{source}', sourceId.replace(/[^A-Za-z0-9._-]/g, '_') || '_');
-}
-
 /** A log that repeats the same line at most once per `everyMs` (a broker down: one line per retry). */
 export function throttledLog(log: (line: string) => void, everyMs = 10_000): (line: string) => void {
   const last = new Map<string, number>();
