@@ -8,11 +8,11 @@
  *   brokers    the cost per signal message of the MQTT (QoS 0, QoS 1) and Redis Streams sinks at
  *              10 sources x 30 fps: CPU time of roadseg's process and of the broker per message
  *
- * Usage: npm run bench:fleet [-- --files N --seconds S --input-height PX --json FILE]
+ * Usage: npm run bench:fleet [-- --files N --seconds S --input-height PX --brokers-only --json FILE]
  */
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type { SignalMessage } from '../src/core/signal.js';
@@ -22,7 +22,6 @@ import { MqttSink } from '../src/sinks/mqtt.js';
 import { RedisStreamSink } from '../src/sinks/redis-stream.js';
 import { packageRoot } from '../src/util/package.js';
 import { startMosquitto, startRedis, waitFor, type ServerProcess } from '../test/helpers/servers.js';
-import { tempDir, videos } from '../test/helpers/paths.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -30,12 +29,15 @@ const { values: args } = parseArgs({
     seconds: { type: 'string', default: '1' },
     'input-height': { type: 'string', default: '257' },
     json: { type: 'string' },
+    'brokers-only': { type: 'boolean', default: false },
   },
 });
 const files = Number(args.files);
 const seconds = Number(args.seconds);
 const cli = join(packageRoot, 'bin', 'roadseg.js');
 const cores = availableParallelism();
+const videos = join(packageRoot, '..', 'shared', 'data', 'videos');
+const tempDir = (prefix: string) => mkdtempSync(join(tmpdir(), prefix));
 
 /** `files` clips of `seconds` s at the shipped clips' own size and rate (cut, not re-scaled). */
 function clips(): string[] {
@@ -93,7 +95,7 @@ function cpuSeconds(pid: number): number {
 }
 
 /** One sink per source, as `{source}` in the URI gives: 10 connections, 300 messages a second. */
-async function brokerCost(name: string, makeSink: (source: string) => Sink, serverPid: number, sources = 10, fps = 30, durationS = 4) {
+async function brokerCost(name: string, makeSink: (source: string) => Sink, serverPid: number, sources = 10, fps = 30, durationS = 8) {
   const sinks = Array.from({ length: sources }, (_, s) => makeSink(`cam${s}`));
   for (const [s, sink] of sinks.entries()) {
     const stream = { sourceId: `cam${s}`, uri: `cam${s}`, kind: 'stream' as const, live: true, width: 1280, height: 720, fps };
@@ -131,10 +133,10 @@ const round = (x: number) => Math.round(x * 100) / 100;
 const redis = await startRedis();
 const mosquitto = await startMosquitto();
 try {
-  const inputs = clips();
+  const inputs = args['brokers-only'] ? [] : clips();
   const results = {
     machine: { cores, inputHeight: Number(args['input-height']), files, secondsEach: seconds },
-    replay: [await replay(redis, inputs, 1), await replay(redis, inputs, 2)],
+    replay: args['brokers-only'] ? [] : [await replay(redis, inputs, 1), await replay(redis, inputs, 2)],
     brokers: [
       await brokerCost('mqtt qos 0', (id) => new MqttSink(`${mosquitto.url}/bench/${id}/signal?qos=0`), mosquitto.pid()),
       await brokerCost('mqtt qos 1', (id) => new MqttSink(`${mosquitto.url}/bench/${id}/signal?qos=1`), mosquitto.pid()),

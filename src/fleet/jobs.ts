@@ -12,7 +12,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { Queue, type ConnectionOptions, type Job } from 'bullmq';
-import { globToRegExp } from '../sources/images.js';
+import { globToRegExp } from '../util/glob.js';
 import { ExitCode, RoadsegError } from '../util/errors.js';
 import { parseRedisUrl } from '../util/broker.js';
 

@@ -3,6 +3,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
 import { cv, type Mat } from '../util/cv.js';
+import { globToRegExp } from '../util/glob.js';
 
 export const imageExtensions = new Set(['.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm']);
 
@@ -32,11 +33,6 @@ function notAnImage(path: string, why: string): RoadsegError {
   });
 }
 
-/** Minimal glob: `*` and `?` in the last path component only (dir/*.png). */
-export function globToRegExp(pattern: string): RegExp {
-  const escaped = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]');
-  return new RegExp(`^${escaped}$`);
-}
 
 /**
  * Files, folders (their images, sorted by name) and globs, expanded in the order given. A folder

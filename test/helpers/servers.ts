@@ -4,10 +4,13 @@
  * broker restart), keeping Redis's append-only file.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { tempDir } from './paths.js';
+
+// Not paths.ts: `npm run bench:fleet` uses these servers from dist/, where paths.ts's folders differ.
+const tempDir = (prefix: string) => mkdtempSync(join(tmpdir(), prefix));
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
