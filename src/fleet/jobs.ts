@@ -168,14 +168,19 @@ export interface FleetStatus {
 export async function fleetStatus(queue: Queue<JobData, JobResult>, windowMs = 60_000, now = Date.now()): Promise<FleetStatus> {
   const c = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'completed', 'failed');
   const counts = { waiting: (c.waiting ?? 0) + (c.prioritized ?? 0), active: c.active ?? 0, delayed: c.delayed ?? 0, completed: c.completed ?? 0, failed: c.failed ?? 0 };
-  const recent = (await queue.getCompleted(0, 999)).filter((j) => (j.finishedOn ?? 0) >= now - windowMs);
+  const windowStart = now - windowMs;
+  const recent = (await queue.getCompleted(0, 999)).filter((j) => (j.finishedOn ?? 0) >= windowStart);
+  const active = await queue.getActive(0, 99);
   // Over the last minute, or since the first of those jobs started if that is later.
-  const since = Math.max(now - windowMs, Math.min(...recent.map((j) => j.processedOn ?? now)));
+  const since = Math.max(windowStart, Math.min(...[...recent, ...active].map((j) => j.processedOn ?? now)));
   const spanS = Math.max(1, (now - since) / 1000);
-  const frames = recent.reduce((n, j) => n + (j.returnvalue?.frames ?? 0), 0);
+  // Of each job's frames, the share done within the window (at an even pace); running jobs count too.
+  const inWindow = (frames: number, startedAt: number, endedAt: number) => frames * Math.min(1, (endedAt - windowStart) / Math.max(1, endedAt - startedAt));
+  const frames =
+    recent.reduce((n, j) => n + inWindow(j.returnvalue?.frames ?? 0, j.processedOn ?? now, j.finishedOn ?? now), 0) +
+    active.reduce((n, j) => n + inWindow(progressOf(j)?.framesDone ?? 0, j.processedOn ?? now, now), 0);
   const filesPerS = recent.length / spanS;
   const remaining = counts.waiting + counts.delayed + counts.active;
-  const active = await queue.getActive(0, 99);
   const failed = await queue.getFailed(0, 99);
   return {
     queue: queue.name,

@@ -202,8 +202,10 @@ export async function runWorker(opts: WorkerOptions): Promise<{ completed: numbe
       opts.log(`${sig}: finishing the jobs in progress, then exiting (again to hand them back now)`);
       void worker.close();
     } else {
-      opts.log(`${sig} again: handing the jobs in progress back to the queue`);
-      void worker.close(true);
+      // Their locks are not renewed any more: the queue gives the jobs to another worker once the
+      // locks expire, and that attempt removes this one's temporary folders.
+      opts.log(`${sig} again: leaving the jobs in progress to the queue, exiting now`);
+      void worker.close(true).finally(() => process.exit(128 + (sig === 'SIGINT' ? 2 : 15)));
     }
   };
   process.on('SIGTERM', stop);
