@@ -3,7 +3,7 @@ import { utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UnrecoverableError } from 'bullmq';
 import { describe, expect, it } from 'vitest';
-import { jobFor } from '../src/fleet/jobs.js';
+import { expandVideoInputs, jobFor } from '../src/fleet/jobs.js';
 import { classifyFailure } from '../src/fleet/worker.js';
 import { parseMqttUri, statusTopicOf } from '../src/sinks/mqtt.js';
 import { parseRedisStreamUri } from '../src/sinks/redis-stream.js';
@@ -79,6 +79,15 @@ describe('fleet jobs', () => {
     expect(a.data.outputName).toMatch(/^a-[0-9a-f]{8}$/);
     utimesSync(file, new Date(), new Date(Date.now() + 5000));
     expect(jobFor(file, { inputHeight: 129 }, dir).id).not.toBe(a.id);
+  });
+
+  it('inputs: files as given, folders to their videos by name, globs in the last component; no match is an input error', () => {
+    const dir = tempDir();
+    for (const f of ['b.mp4', 'a.MKV', 'notes.txt', 'c.avi']) writeFileSync(join(dir, f), 'x');
+    expect(expandVideoInputs([dir])).toEqual(['a.MKV', 'b.mp4', 'c.avi'].map((f) => join(dir, f)));
+    expect(expandVideoInputs([join(dir, '?.mp4'), join(dir, 'notes.txt')])).toEqual([join(dir, 'b.mp4'), join(dir, 'notes.txt')]);
+    expect(() => expandVideoInputs([join(dir, '*.mov')])).toThrow(/no files match/);
+    expect(() => expandVideoInputs([join(dir, 'missing.mp4')])).toThrow(/input not found/);
   });
 
   it('usage and input errors are not retried; model, output, device and unknown errors are', () => {

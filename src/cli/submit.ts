@@ -8,20 +8,14 @@ import { parseCorridor } from '../stages/drivable.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
 import { intArg, numberArg } from './args.js';
 
-interface SubmitFlags {
+type SubmitFlags = Omit<JobOptions, 'hud' | 'corridor' | 'video'> & {
   queue: string;
   outDir: string;
-  model?: string;
-  inputHeight?: number;
-  start?: number;
-  duration?: number;
-  stride?: number;
-  opacity?: number;
   hud: boolean;
   corridor?: string;
   video: boolean;
   json?: boolean;
-}
+};
 
 export function registerSubmit(program: Command): void {
   program

@@ -3,21 +3,12 @@
  * SIGTERM (the jobs in progress finish first) or, with --exit-when-idle, until the queue is empty.
  */
 import { Option, type Command } from 'commander';
-import { deviceChoices, type DeviceChoice } from '../engine/devices.js';
+import { deviceChoices } from '../engine/devices.js';
 import { fleetDefaults } from '../fleet/jobs.js';
-import { runWorker } from '../fleet/worker.js';
+import { runWorker, type WorkerOptions } from '../fleet/worker.js';
 import { intArg, stderrLog } from './args.js';
 
-interface WorkerFlags {
-  queue: string;
-  outDir?: string;
-  concurrency: number;
-  device: DeviceChoice;
-  threads?: number;
-  modelsDir?: string;
-  lockDuration: number;
-  exitWhenIdle?: boolean;
-}
+type WorkerFlags = Pick<WorkerOptions, 'queue' | 'outDir' | 'concurrency' | 'device' | 'threads' | 'modelsDir' | 'exitWhenIdle'> & { lockDuration: number };
 
 export function registerWorker(program: Command): void {
   program

@@ -10,9 +10,9 @@
  */
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
-import { basename, dirname, extname, join, resolve } from 'node:path';
+import { basename, extname, join, resolve } from 'node:path';
 import { Queue, type ConnectionOptions, type Job } from 'bullmq';
-import { globToRegExp } from '../util/glob.js';
+import { expandGlob } from '../util/glob.js';
 import { ExitCode, RoadsegError } from '../util/errors.js';
 import { parseRedisUrl } from '../util/broker.js';
 
@@ -78,12 +78,9 @@ export const videoExtensions = new Set(['.mp4', '.mkv', '.avi', '.mov', '.webm',
 export function expandVideoInputs(inputs: readonly string[]): string[] {
   const out: string[] = [];
   for (const input of inputs) {
-    if (/[*?]/.test(basename(input))) {
-      const dir = dirname(input);
-      const re = globToRegExp(basename(input));
-      const matches = existsSync(dir) ? readdirSync(dir).filter((f) => re.test(f)).sort() : [];
-      if (!matches.length) throw new RoadsegError(`no files match ${input}`, { where: resolve(dir), exitCode: ExitCode.input });
-      out.push(...matches.map((f) => join(dir, f)));
+    const matches = expandGlob(input);
+    if (matches) {
+      out.push(...matches);
     } else if (!existsSync(input)) {
       throw new RoadsegError(`input not found: ${input}`, { where: resolve(input), hint: 'check the path', exitCode: ExitCode.input });
     } else if (statSync(input).isDirectory()) {

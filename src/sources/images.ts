@@ -1,9 +1,9 @@
 /** Still images: reading one with a clear error, and expanding files, folders and globs into a list. */
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { basename, dirname, extname, join, resolve } from 'node:path';
+import { extname, join, resolve } from 'node:path';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
 import { cv, type Mat } from '../util/cv.js';
-import { globToRegExp } from '../util/glob.js';
+import { expandGlob } from '../util/glob.js';
 
 export const imageExtensions = new Set(['.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm']);
 
@@ -42,12 +42,9 @@ function notAnImage(path: string, why: string): RoadsegError {
 export function expandImageInputs(inputs: readonly string[]): string[] {
   const out: string[] = [];
   for (const input of inputs) {
-    if (/[*?]/.test(basename(input))) {
-      const dir = dirname(input);
-      const re = globToRegExp(basename(input));
-      const matches = existsSync(dir) ? readdirSync(dir).filter((f) => re.test(f)).sort() : [];
-      if (!matches.length) throw new RoadsegError(`no files match ${input}`, { exitCode: ExitCode.input });
-      out.push(...matches.map((f) => join(dir, f)));
+    const matches = expandGlob(input);
+    if (matches) {
+      out.push(...matches);
     } else if (existsSync(input) && statSync(input).isDirectory()) {
       const files = readdirSync(input).filter(isImagePath).sort();
       if (!files.length) throw new RoadsegError(`no images in folder ${input}`, { where: resolve(input), hint: `image extensions: ${[...imageExtensions].join(' ')}`, exitCode: ExitCode.input });
