@@ -23,6 +23,24 @@ export const SourceEntrySchema = z
   })
   .strict();
 export type SourceEntry = z.infer<typeof SourceEntrySchema>;
+/** A fraction of the image size that names the value it rejects (hood lines, polygon vertices). */
+const imageFraction = (what: string) =>
+  z.number({ error: (i) => `${what} must be a number, got ${JSON.stringify(i.input)}` }).refine((v) => v >= 0 && v <= 1, { error: (i) => `${what} ${String(i.input)} is outside the image (0..1)` });
+
+/** The hood: 'auto' (estimated from a video), 'off', a line (fraction of the height), or a polygon. */
+export const HoodConfigSchema = z.union([
+  z.enum(['auto', 'off']),
+  imageFraction('hood line'),
+  z.object({
+    polygon: z
+      .array(z.tuple([imageFraction('hood polygon x'), imageFraction('hood polygon y')]))
+      .refine((p) => p.length >= 3, { error: (i) => `hood polygon needs at least 3 points, got ${(i.input as unknown[]).length}` }),
+  }).strict(),
+]);
+export type HoodConfig = z.infer<typeof HoodConfigSchema>;
+
+/** Smoothing strength: the weight of the past in the moving average of class probabilities. */
+export const maxSmooth = 0.95;
 
 export const PipelineConfigSchema = z
   .object({
@@ -56,6 +74,17 @@ export const PipelineConfigSchema = z
       .object({ centerX: fraction, topY: fraction, bottomY: fraction, topWidth: fraction, bottomWidth: fraction })
       .optional(),
     drivableClasses: z.array(z.number().int().min(0).max(254)).optional(),
+    /** The vehicle's hood; default 'auto' for videos and cameras, 'off' for still images. */
+    hood: HoodConfigSchema.optional(),
+    /** Temporal smoothing strength 0 (off) .. 0.95; default 0.6 for videos and cameras, off for still images. */
+    smooth: z
+      .number()
+      .refine((v) => v >= 0 && v <= maxSmooth, { error: (i) => `smooth ${String(i.input)} is outside 0..${maxSmooth}` })
+      .optional(),
+    /** Below this confidence (0..1) the signal's status is 'low-confidence'. */
+    lowConfidence: fraction.default(0.5),
+    /** Column bands of the free-space boundary. */
+    freeSpaceColumns: z.number().int().min(1).max(1024).default(32),
     /** Frames decoded but not yet through the graph, at most (files). */
     inFlight: z.number().int().min(1).max(16).default(3),
     /** Websocket server options (for ws:// sinks). */

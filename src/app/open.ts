@@ -8,7 +8,8 @@ import type { FrameSource } from '../core/source.js';
 import type { Sink } from '../core/sink.js';
 import { SegmentationEngine } from '../engine/engine.js';
 import { createGraph, type PipelineHandle, type SinkBinding, type SourceBinding } from '../pipeline/graph.js';
-import { Segmenter } from '../pipeline/segmenter.js';
+import { Segmenter, type SignalOptions } from '../pipeline/segmenter.js';
+import { hoodLine, hoodPolygon } from '../stages/hood.js';
 import { ExitCode, RoadsegError } from '../util/errors.js';
 import { parseConfig, sourceEntries, type PipelineConfig, type PipelineConfigInput } from './config.js';
 import { openSink } from './sinks.js';
@@ -67,7 +68,9 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
   const segmenter = new Segmenter(engine, {
     overlay: { opacity: config.opacity },
     hud: config.hud,
-    analysis: { ...(config.corridor && { corridor: config.corridor }), ...(config.drivableClasses && { drivableClasses: config.drivableClasses }) },
+    analysis: { ...(config.corridor && { corridor: config.corridor }), ...(config.drivableClasses && { drivableClasses: config.drivableClasses }), freeSpaceColumns: config.freeSpaceColumns },
+    signal: signalOptions(config, sources.filter(({ source }) => source.info.kind === 'images').map(({ source }) => source.info.sourceId)),
+    log,
   });
   let maxBatch = config.maxBatch ?? Math.min(sources.length, defaultMaxBatch);
   if (maxBatch > 1 && !engine.batchable) {
@@ -123,5 +126,16 @@ function renamed(source: FrameSource, sourceId: string): FrameSource {
       return f;
     },
     close: () => source.close(),
+  };
+}
+
+/** Smoothing and an estimated hood for videos, cameras and streams; neither for still images unless asked. */
+export function signalOptions(config: PipelineConfig, stillSources: readonly string[]): Partial<SignalOptions> {
+  const { hood } = config;
+  return {
+    stillSources: new Set(stillSources),
+    ...(config.smooth !== undefined && { smooth: config.smooth }),
+    ...(hood !== undefined && { hood: typeof hood === 'string' ? hood : typeof hood === 'number' ? hoodLine(hood) : hoodPolygon(hood.polygon) }),
+    lowConfidence: config.lowConfidence,
   };
 }

@@ -1,7 +1,10 @@
 import { Option, type Command } from 'commander';
 import { deviceChoices, type DeviceChoice } from '../engine/devices.js';
 import { SegmentationEngine } from '../engine/engine.js';
-import { intArg, stderrLog } from './args.js';
+import type { HoodConfig, PipelineConfigInput } from '../app/config.js';
+import { maxSmooth } from '../app/config.js';
+import { ExitCode, RoadsegError } from '../util/errors.js';
+import { intArg, numberArg, stderrLog } from './args.js';
 
 export interface EngineFlags {
   model?: string;
@@ -30,4 +33,41 @@ export function createEngine(flags: EngineFlags, log = stderrLog): Promise<Segme
     inputHeight: flags.inputHeight,
     log,
   });
+}
+
+export interface SignalFlags {
+  hood?: HoodConfig;
+  /** A strength, or false from --no-smooth. */
+  smooth?: number | false;
+  lowConfidence?: number;
+  freeSpaceColumns?: number;
+}
+
+/** How the signal is made: the hood, smoothing, the low-confidence threshold, free-space columns. */
+export function addSignalOptions(cmd: Command): Command {
+  return cmd
+    .option('--hood <auto|off|y>', 'vehicle hood: estimated from the video (auto, the default for videos), off, or the fraction of the height where it starts', hoodArg)
+    .option('--smooth <strength>', `temporal smoothing of class probabilities, 0 (off) .. ${maxSmooth}: the weight of the past (default 0.6 for videos)`, numberArg('--smooth', 0, maxSmooth))
+    .option('--no-smooth', 'no temporal smoothing')
+    .option('--low-confidence <c>', "confidence (0..1) below which the signal's status is low-confidence (default 0.5)", numberArg('--low-confidence', 0, 1))
+    .option('--free-space-columns <n>', 'column bands of the free-space boundary (default 32)', intArg('--free-space-columns'));
+}
+
+/** The config keys the signal flags set (only those given). */
+export function signalConfig(flags: SignalFlags): Partial<PipelineConfigInput> {
+  return {
+    ...(flags.hood !== undefined && { hood: flags.hood }),
+    ...(flags.smooth !== undefined && { smooth: flags.smooth === false ? 0 : flags.smooth }),
+    ...(flags.lowConfidence !== undefined && { lowConfidence: flags.lowConfidence }),
+    ...(flags.freeSpaceColumns !== undefined && { freeSpaceColumns: flags.freeSpaceColumns }),
+  };
+}
+
+function hoodArg(text: string): HoodConfig {
+  if (text === 'auto' || text === 'off') return text;
+  const y = Number(text);
+  if (text.trim() === '' || !Number.isFinite(y) || y < 0 || y > 1) {
+    throw new RoadsegError(`--hood must be auto, off or a fraction of the height 0..1, got "${text}"`, { hint: 'e.g. --hood 0.85: the hood covers the bottom 15 % of the frame', exitCode: ExitCode.usage });
+  }
+  return y;
 }

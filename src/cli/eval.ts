@@ -8,11 +8,13 @@ import { sampleLabels } from '../stages/labelmap.js';
 import { readImage } from '../sources/images.js';
 import { cv } from '../util/cv.js';
 import { ExitCode, RoadsegError } from '../util/errors.js';
-import { addEngineOptions, createEngine, type EngineFlags } from './common.js';
+import { addEngineOptions, addSignalOptions, createEngine, type EngineFlags } from './common.js';
+import { numberArg, stderrLog } from './args.js';
+import { evalSequence, formatSequenceReport, type SequenceFlags } from './eval-sequence.js';
 
-interface EvalFlags extends EngineFlags {
-  images: string;
-  labels: string;
+interface EvalFlags extends EngineFlags, Partial<Omit<SequenceFlags, keyof EngineFlags>> {
+  images?: string;
+  labels?: string;
   imageSuffix: string;
   labelSuffix: string;
   json?: boolean;
@@ -55,16 +57,24 @@ export function formatReport(r: MetricsReport, title: string): string {
 }
 
 export function registerEval(program: Command): void {
-  addEngineOptions(
+  addSignalOptions(addEngineOptions(
     program
       .command('eval')
-      .description('measure accuracy against labelled images: pixel accuracy, per-class IoU and Dice, mean IoU and mean Dice over the classes present')
-      .requiredOption('--images <dir>', 'folder of images')
-      .requiredOption('--labels <dir>', 'folder of label images in Cityscapes trainIds (255 = ignore)')
+      .description('measure accuracy against labelled images (--images: pixel accuracy, per-class IoU and Dice), or the drivable-area signal of a clip or image sequence frame by frame (--sequence: error against the labels, frame-to-frame change, lag)')
+      .option('--images <dir>', 'folder of images')
+      .option('--sequence <clip|dir>', 'video clip or folder of consecutive images: evaluate the signal frame by frame (frame i <-> the i-th label file by name)')
+      .option('--labels <dir>', 'folder of label images in Cityscapes trainIds (255 = ignore); optional with --sequence')
+      .option('--fps <n>', 'frame rate of an image sequence (default 10)', numberArg('--fps', 0.001, 1000))
       .option('--image-suffix <s>', 'image file name suffix removed to get the stem', '.png')
       .option('--label-suffix <s>', 'label file name suffix removed to get the stem', '_trainIds.png')
       .option('--json', 'print the report as JSON'),
-  ).action(async (flags: EvalFlags) => {
+  )).action(async (flags: EvalFlags) => {
+    if (flags.sequence) {
+      const report = await evalSequence({ ...flags, sequence: flags.sequence }, stderrLog);
+      console.log(flags.json ? JSON.stringify(report, null, 2) : formatSequenceReport(report));
+      return;
+    }
+    if (!flags.images || !flags.labels) throw new RoadsegError('eval needs --images and --labels, or --sequence', { hint: 'roadseg eval --images DIR --labels DIR, or roadseg eval --sequence CLIP_OR_DIR [--labels DIR]', exitCode: ExitCode.usage });
     const pairs = pairByStem(flags.images, flags.labels, flags.imageSuffix, flags.labelSuffix);
     const engine = await createEngine(flags);
     const segmenter = new Segmenter(engine);
@@ -72,7 +82,7 @@ export function registerEval(program: Command): void {
     for (const p of pairs) {
       const target = matToLabels(readImage(p.label, cv.IMREAD_GRAYSCALE));
       const { tensor } = segmenter.preprocess(readImage(p.image));
-      const pred = sampleLabels(await segmenter.infer(tensor), target.shape[1]!, target.shape[0]!);
+      const pred = sampleLabels(await engine.infer(tensor), target.shape[1]!, target.shape[0]!);
       matrix.update(pred.data, target.data);
     }
     const report = matrix.report();

@@ -5,14 +5,14 @@ import type { RunSummary } from '../pipeline/graph.js';
 import { parseConfig, readConfigFile, type PipelineConfig } from '../app/config.js';
 import { parseCorridor } from '../stages/drivable.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
-import { addEngineOptions } from './common.js';
+import { addEngineOptions, addSignalOptions, signalConfig, type SignalFlags } from './common.js';
 import { intArg, numberArg, stderrLog } from './args.js';
 import { startProgress } from './progress.js';
 
 /** Flag name -> config key, for flags that map one to one. */
 const direct = ['realtime', 'loop', 'start', 'duration', 'stride', 'fps', 'live', 'model', 'modelsDir', 'device', 'threads', 'inputHeight', 'opacity', 'hud', 'inFlight', 'maxBatch', 'batchTimeout'] as const;
 
-type RunFlags = Partial<Record<(typeof direct)[number], unknown>> & {
+type RunFlags = Partial<Record<(typeof direct)[number], unknown>> & SignalFlags & {
   config?: string;
   source?: string[];
   out?: string[];
@@ -58,7 +58,7 @@ export function registerRun(program: Command): void {
     .option('--in-flight <n>', 'frames decoded ahead of the sinks, at most (default 3)', intArg('--in-flight'))
     .option('--no-progress', 'no progress bar')
     .option('--summary <file>', 'also write the end-of-run summary as JSON');
-  addEngineOptions(cmd).action(async (source: string | undefined, sinkUris: string[], flags: RunFlags, command: Command) => {
+  addSignalOptions(addEngineOptions(cmd)).action(async (source: string | undefined, sinkUris: string[], flags: RunFlags, command: Command) => {
     const config = buildConfig(source, sinkUris, flags, command);
     const pipeline = await createPipeline(config, { log: stderrLog });
     const { stream, streams } = pipeline.context;
@@ -85,6 +85,7 @@ function buildConfig(source: string | undefined, sinkUris: string[], flags: RunF
   const base: Record<string, unknown> = flags.config ? readConfigFile(flags.config) : {};
   const given = (name: string) => command.getOptionValueSource(name) === 'cli';
   for (const key of direct) if (given(key)) base[key] = flags[key];
+  Object.assign(base, signalConfig(flags));
   if (source) base.source = source;
   if (flags.source) base.sources = [...((base.sources as unknown[] | undefined) ?? []), ...flags.source];
   const sinks = [...((base.sinks as string[] | undefined) ?? []), ...sinkUris, ...(flags.out ?? [])];

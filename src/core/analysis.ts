@@ -40,6 +40,12 @@ export interface FrameAnalysis {
   egoFraction: number;
   histogram: ClassHistogram;
   edges: RoadEdges;
+  /** Per column of the label map, the first row of the vehicle's hood (the map's height where there is none). */
+  hoodTop: Int32Array;
+  /** Where the hood starts, fraction of the height (1: no hood). */
+  hoodY: number;
+  /** Per column band, the top of the drivable run above the hood, fraction of the height (see freeSpace). */
+  freeSpace: number[];
 }
 
 /** Road boundary at one reported row: x as a fraction of the width, null where there is none. */
@@ -55,4 +61,27 @@ export interface DrivableSummary {
   egoCorridorPct: number;
   roadEdges: EdgeSample[];
   histogram: Record<string, number>;
+  /** Fraction of the height where the vehicle's hood starts; 1 when there is none. */
+  hoodY: number;
+  /** Per column band (left to right), how far up the drivable surface reaches, fraction of the height. */
+  freeSpace: number[];
+  /** How sure the drivable fields are, 0..1. */
+  confidence: number;
+  camera: CameraHealth;
+  /** 'ok'; 'low-confidence' below the configured confidence; 'camera-fault' when the camera cannot see. */
+  status: 'ok' | 'low-confidence' | 'camera-fault';
+}
+
+export const cameraConditions = ['ok', 'frozen', 'dark', 'washed-out', 'blurred'] as const;
+export type CameraCondition = (typeof cameraConditions)[number];
+
+/** What the picture itself says about the camera. */
+export interface CameraHealth {
+  condition: CameraCondition;
+  /** Mean brightness, grey levels 0..255. */
+  luma: number;
+  /** Variance of the Laplacian over the road region, grey levels squared, on a 320-pixel-wide grey copy. */
+  sharpness: number;
+  /** Consecutive earlier frames this one is the same picture as. */
+  stillFrames: number;
 }

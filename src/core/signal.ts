@@ -2,7 +2,7 @@
  * The drivable-area signal: one JSON object per frame, identical on every transport (JSONL file,
  * stdout, websocket). Versioned: consumers must check `v`; fields are only added within a version.
  */
-import type { DrivableSummary, EdgeSample } from './analysis.js';
+import type { CameraHealth, DrivableSummary, EdgeSample } from './analysis.js';
 import type { FrameMeta } from './frame.js';
 import type { Provider } from './model.js';
 
@@ -19,16 +19,26 @@ export interface SignalMessage {
   /** Capture to signal, ms. */
   latencyMs: number;
   /**
-   * 'ok'; 'stale' while a live source is reconnecting (values are not repeated); 'ended' once, when
-   * a source of a run with several sources failed and stopped (the others go on).
+   * 'ok'; 'low-confidence' (confidence below the configured threshold, values still given);
+   * 'camera-fault' (the picture is frozen, too dark, washed out or blurred: see `camera`); 'stale'
+   * while a live source is reconnecting (values are null, never repeated); 'ended' once, when a
+   * source of a run with several sources failed and stopped (the others go on).
    */
-  status: 'ok' | 'stale' | 'ended';
+  status: 'ok' | 'low-confidence' | 'camera-fault' | 'stale' | 'ended';
   model: string;
   device: Provider;
   drivablePct: number | null;
   egoCorridorPct: number | null;
   roadEdges: EdgeSample[];
   histogram: Record<string, number>;
+  /** How sure the drivable fields are, 0..1 (null when stale). Added within v1. */
+  confidence: number | null;
+  /** Per column band, left to right: how far up the drivable surface reaches, fraction of the height (0 = top). Added within v1. */
+  freeSpace: number[];
+  /** Where the vehicle's hood starts, fraction of the height; 1 when there is none (null when stale). Added within v1. */
+  hoodY: number | null;
+  /** The camera's health as the picture shows it (null when stale). Added within v1. */
+  camera: CameraHealth | null;
 }
 
 /** What produced the values: the model and the device it ran on. */
@@ -40,17 +50,21 @@ export interface SignalOrigin {
 export function signalOf(meta: FrameMeta, summary: DrivableSummary, origin: SignalOrigin, nowMs = Date.now()): SignalMessage {
   return {
     ...header(meta, origin, nowMs),
-    status: 'ok',
+    status: summary.status,
     drivablePct: summary.drivablePct,
     egoCorridorPct: summary.egoCorridorPct,
     roadEdges: summary.roadEdges,
     histogram: summary.histogram,
+    confidence: summary.confidence,
+    freeSpace: summary.freeSpace,
+    hoodY: summary.hoodY,
+    camera: summary.camera,
   };
 }
 
 /** A frame time at which the source had no picture (or no longer has one): null values, never repeated. */
 export function staleSignal(meta: FrameMeta, origin: SignalOrigin, nowMs = Date.now(), status: 'stale' | 'ended' = 'stale'): SignalMessage {
-  return { ...header(meta, origin, nowMs), status, drivablePct: null, egoCorridorPct: null, roadEdges: [], histogram: {} };
+  return { ...header(meta, origin, nowMs), status, drivablePct: null, egoCorridorPct: null, roadEdges: [], histogram: {}, confidence: null, freeSpace: [], hoodY: null, camera: null };
 }
 
 function header(meta: FrameMeta, origin: SignalOrigin, nowMs: number) {

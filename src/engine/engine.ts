@@ -7,7 +7,7 @@ import ndarray from 'ndarray';
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
-import { labelMap, type LabelMap } from '../core/labelmap.js';
+import { labelMap, type ClassScores, type Inference, type LabelMap } from '../core/labelmap.js';
 import { inputSize, type InputSize } from '../core/input-size.js';
 import type { InputTensor, ModelManifest, Provider } from '../core/model.js';
 import {
@@ -145,8 +145,8 @@ export class SegmentationEngine {
   }
 
   async infer(input: InputTensor): Promise<LabelMap> {
-    const [labels] = await this.run(input.data, input.shape);
-    return labels!;
+    const [r] = await this.run(input.data, input.shape, false);
+    return r!.labels;
   }
 
   /** True when the graph's batch dimension is dynamic, so that `inferBatch` can take several inputs. */
@@ -157,7 +157,19 @@ export class SegmentationEngine {
 
   /** Inputs of one size in one call ([N, H, W, 3]); the results equal those of `infer` one by one. */
   async inferBatch(inputs: readonly InputTensor[]): Promise<LabelMap[]> {
-    if (inputs.length === 1) return [await this.infer(inputs[0]!)];
+    return (await this.runBatch(inputs, false)).map((r) => r.labels);
+  }
+
+  /**
+   * The labels and, beside them, the raw class scores (logits) the signal's smoothing and
+   * confidence use; several inputs of one size in one call, as `inferBatch`.
+   */
+  async inferWithScores(inputs: readonly InputTensor[]): Promise<Inference[]> {
+    return (await this.runBatch(inputs, true)) as Inference[];
+  }
+
+  private runBatch(inputs: readonly InputTensor[], withLogits: boolean): Promise<{ labels: LabelMap; logits?: ClassScores }[]> {
+    if (inputs.length === 1) return this.run(inputs[0]!.data, inputs[0]!.shape, withLogits);
     const [, height, width, channels] = inputs[0]!.shape as [number, number, number, number];
     const each = height * width * channels;
     const packed = new Uint8Array(each * inputs.length);
@@ -165,19 +177,25 @@ export class SegmentationEngine {
       if (t.data.length !== each) throw new RangeError(`batch inputs differ in size: ${t.shape.join('x')} and ${inputs[0]!.shape.join('x')}`);
       packed.set(t.data, i * each);
     });
-    return this.run(packed, [inputs.length, height, width, channels]);
+    return this.run(packed, [inputs.length, height, width, channels], withLogits);
   }
 
-  private async run(data: Uint8Array, shape: readonly number[]): Promise<LabelMap[]> {
+  private async run(data: Uint8Array, shape: readonly number[], withLogits: boolean): Promise<{ labels: LabelMap; logits?: ClassScores }[]> {
     const [n, height, width] = shape as [number, number, number];
     const feeds = { [this.manifest.input.name]: new ort.Tensor('uint8', data, shape) };
-    const labelsName = this.manifest.outputs.labels.name;
+    const { labels: labelsOut, logits: logitsOut } = this.manifest.outputs;
     const t0 = performance.now();
-    const result = await this.session.run(feeds, [labelsName]);
+    const result = await this.session.run(feeds, withLogits ? [labelsOut.name, logitsOut.name] : [labelsOut.name]);
     this.lastInferMs = performance.now() - t0;
-    const labels = result[labelsName]!.data as Uint8Array;
+    const labels = result[labelsOut.name]!.data as Uint8Array;
     const each = height * width;
-    return Array.from({ length: n }, (_, i) => labelMap(labels.subarray(i * each, (i + 1) * each), height, width));
+    const logits = withLogits ? result[logitsOut.name] : undefined;
+    const [, channels, h, w] = (logits?.dims ?? [0, 0, 0, 0]) as [number, number, number, number];
+    const plane = channels * h * w;
+    return Array.from({ length: n }, (_, i) => ({
+      labels: labelMap(labels.subarray(i * each, (i + 1) * each), height, width),
+      ...(logits && { logits: { data: (logits.data as Float32Array).subarray(i * plane, (i + 1) * plane), channels, height: h, width: w } }),
+    }));
   }
 
   async dispose(): Promise<void> {

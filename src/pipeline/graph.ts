@@ -16,7 +16,7 @@
  */
 import { EMPTY, Subject, asapScheduler, catchError, concatMap, filter, from, lastValueFrom, map, merge, observeOn, of, takeUntil, takeWhile, tap, type Observable } from 'rxjs';
 import { isStale, type Frame, type FrameMeta, type FrameTimings, type StaleTick } from '../core/frame.js';
-import type { LabelMap } from '../core/labelmap.js';
+import type { Inference } from '../core/labelmap.js';
 import type { InputTensor } from '../core/model.js';
 import type { FrameProcessor } from '../core/processor.js';
 import type { PipelineContext, ProcessedFrame, Sink } from '../core/sink.js';
@@ -253,7 +253,7 @@ export function createGraph(parts: GraphParts): PipelineHandle {
 
   /** Infers a batch of preprocessed frames; frames of a failed call are skipped. */
   type Preprocessed = InFlight & { tensor: InputTensor; image: Mat };
-  const inferBatch = async (batch: Preprocessed[], waitedMs: number): Promise<(Preprocessed & { labels: LabelMap })[]> => {
+  const inferBatch = async (batch: Preprocessed[], waitedMs: number): Promise<(Preprocessed & { inference: Inference })[]> => {
     const live = batch.filter((x) => {
       if (!skipped(x)) return true;
       skip(x);
@@ -262,9 +262,9 @@ export function createGraph(parts: GraphParts): PipelineHandle {
     if (live.length === 0) return [];
     if (lanes.length > 1) batchStats.add(live.length, waitedMs);
     const t0 = performance.now();
-    let labels: LabelMap[];
+    let inferences: Inference[];
     try {
-      labels = live.length > 1 && processor.inferBatch ? await processor.inferBatch(live.map((x) => x.tensor)) : await Promise.all(live.map((x) => processor.infer(x.tensor)));
+      inferences = live.length > 1 && processor.inferBatch ? await processor.inferBatch(live.map((x) => x.tensor)) : await Promise.all(live.map((x) => processor.infer(x.tensor)));
     } catch (e) {
       for (const x of live) {
         fail(x.lane, stepError('infer', x.meta, x.lane.source, e), x.meta.index);
@@ -276,7 +276,7 @@ export function createGraph(parts: GraphParts): PipelineHandle {
     return live.map((x, i) => {
       x.timings.inferMs = ms;
       sample(x.lane, 'infer', ms);
-      return { ...x, labels: labels[i]! };
+      return { ...x, inference: inferences[i]! };
     });
   };
 
@@ -398,7 +398,7 @@ export function createGraph(parts: GraphParts): PipelineHandle {
         // Hand the labels on asynchronously, so the next inference is started before this frame's
         // analysis and rendering run on the main thread, in parallel with it.
         observeOn(asapScheduler),
-        step('analyse', (x) => ({ ...x, ...processor.analyse(x.labels) })),
+        step('analyse', (x) => ({ ...x, labels: x.inference.labels, ...processor.analyse(x.inference, x.image, x.meta) })),
         step('render', (x) => {
           const overlay = processor.render(x.image, x.analysis, x.summary);
           return { ...x, mats: [...x.mats, overlay], overlay };

@@ -3,18 +3,22 @@
  * render. The CLI's still-image commands call `segment`; the streaming graph calls the steps one by
  * one so that they overlap across frames.
  */
-import type { DrivableSummary, FrameAnalysis } from '../core/analysis.js';
-import type { LabelMap } from '../core/labelmap.js';
+import type { CameraHealth, DrivableSummary, FrameAnalysis } from '../core/analysis.js';
+import type { FrameMeta } from '../core/frame.js';
+import { heightOf, widthOf, type Inference, type LabelMap } from '../core/labelmap.js';
 import type { InputTensor, ModelManifest, Provider } from '../core/model.js';
 import type { FrameProcessor } from '../core/processor.js';
 import type { SegmentationEngine } from '../engine/engine.js';
 import type { Mat } from '../util/cv.js';
 import { analyse, hudLine, summarize, type AnalysisConfig } from '../stages/analyse.js';
+import { CameraMonitor } from '../stages/camera.js';
 import { defaultCorridor, drivableLut } from '../stages/drivable.js';
+import { HoodEstimator, hoodRows, noHood, type Hood } from '../stages/hood.js';
 import { downsampleLabels } from '../stages/labelmap.js';
 import { renderOverlay, defaultOverlayStyle, type OverlayStyle } from '../stages/overlay.js';
 import { bgrLut, type Rgb } from '../stages/palette.js';
-import { packInput, toBgr } from '../stages/preprocess.js';
+import { greyThumbnail, packInput, toBgr } from '../stages/preprocess.js';
+import { ProbabilityEma, drivableConfidence, probabilityLabels, softmax } from '../stages/scores.js';
 
 export interface SegmenterOptions {
   analysis?: Partial<Omit<AnalysisConfig, 'classNames'>>;
@@ -27,6 +31,41 @@ export interface SegmenterOptions {
   analysisScale?: number;
   /** Draw the HUD line on overlays. */
   hud?: boolean;
+  signal?: Partial<SignalOptions>;
+  /** Where one-off notes go (a hood estimate that cannot settle). */
+  log?: (line: string) => void;
+}
+
+/** How the signal is made from the model's output, frame after frame. */
+export interface SignalOptions {
+  /**
+   * Sources whose frames are still images, each standing alone: no smoothing and no estimated hood
+   * unless given explicitly, never frozen. Frames analysed without a FrameMeta are still images too.
+   * Other sources are videos, cameras or streams.
+   */
+  stillSources: ReadonlySet<string>;
+  /** Weight of the past in the moving average of class probabilities, 0 (off) .. 0.95; default 0.6 for videos, 0 for still images. */
+  smooth?: number;
+  /** 'auto': estimated from the frames; 'off'; or the hood given. Default: 'auto' for videos, 'off' for still images. */
+  hood?: 'auto' | 'off' | Hood;
+  /** Below this confidence the status is 'low-confidence'. */
+  lowConfidence: number;
+  /** A gap between frames longer than this (or a step back in time) restarts the smoothing, ms. */
+  maxGapMs: number;
+}
+
+export const defaultSignalOptions: SignalOptions = { stillSources: new Set(), lowConfidence: 0.5, maxGapMs: 1000 };
+/** The smoothing strength of videos unless given. */
+export const defaultSmooth = 0.6;
+
+/** What the signal remembers of one source between its frames. */
+interface SourceState {
+  ema: ProbabilityEma | undefined;
+  hoodEstimator: HoodEstimator | undefined;
+  hood: Hood;
+  camera: CameraMonitor;
+  lastPtsMs: number | undefined;
+  saidUnsettled: boolean;
 }
 
 export interface StepTimings {
@@ -44,6 +83,9 @@ export interface SegmentResult {
   timings: StepTimings;
 }
 
+/** The source id of frames analysed without a FrameMeta (still images). */
+const stillSource = '';
+
 export const defaultEdgeRows = [0.6, 0.7, 0.8, 0.9] as const;
 
 export class Segmenter implements FrameProcessor {
@@ -53,6 +95,10 @@ export class Segmenter implements FrameProcessor {
   private readonly drivable: Uint8Array;
   private readonly hud: boolean;
   private readonly analysisScale: number;
+  readonly signalOptions: SignalOptions;
+  private readonly log: (line: string) => void;
+  /** Per source id: several sources may share one segmenter. */
+  private readonly sources = new Map<string, SourceState>();
 
   constructor(readonly engine: SegmentationEngine, opts: SegmenterOptions = {}) {
     const m = engine.manifest;
@@ -61,7 +107,10 @@ export class Segmenter implements FrameProcessor {
       drivableClasses: opts.analysis?.drivableClasses ?? [0],
       edgeRows: opts.analysis?.edgeRows ?? defaultEdgeRows,
       classNames: m.classes,
+      freeSpaceColumns: opts.analysis?.freeSpaceColumns ?? 32,
     };
+    this.signalOptions = { ...defaultSignalOptions, ...opts.signal };
+    this.log = opts.log ?? (() => {});
     this.overlayStyle = { ...defaultOverlayStyle, ...opts.overlay };
     this.paletteLut = bgrLut(m.palette as Rgb[]);
     this.drivable = drivableLut(this.analysisConfig.drivableClasses);
@@ -84,17 +133,76 @@ export class Segmenter implements FrameProcessor {
     return { bgr, tensor };
   }
 
-  infer(tensor: InputTensor): Promise<LabelMap> {
-    return this.engine.infer(tensor);
+  infer(tensor: InputTensor): Promise<Inference> {
+    return this.engine.inferWithScores([tensor]).then(([r]) => r!);
   }
 
-  inferBatch(tensors: readonly InputTensor[]): Promise<LabelMap[]> {
-    return this.engine.inferBatch(tensors);
+  inferBatch(tensors: readonly InputTensor[]): Promise<Inference[]> {
+    return this.engine.inferWithScores(tensors);
   }
 
-  analyse(labels: LabelMap): { analysis: FrameAnalysis; summary: DrivableSummary } {
-    const analysis = analyse(downsampleLabels(labels, this.analysisScale), this.analysisConfig, this.drivable);
-    return { analysis, summary: summarize(analysis, this.analysisConfig) };
+  /**
+   * The frame's figures from the model's output and the picture (`image`, BGR). Frames of one
+   * source (`meta.sourceId`) must come in order: the smoothing, the hood estimate and the camera
+   * health carry over from frame to frame.
+   */
+  analyse(inference: Inference, image: Mat, meta?: FrameMeta): { analysis: FrameAnalysis; summary: DrivableSummary } {
+    const opts = this.signalOptions;
+    const state = this.stateOf(meta?.sourceId ?? stillSource);
+    const thumb = greyThumbnail(image);
+    const hoodRow = hoodRows(state.hood, 1, thumb.height)[0]!;
+    const reading = state.camera.update(thumb.grey, thumb.width, thumb.height, [Math.round(thumb.height * 0.45), hoodRow]);
+    if (state.hoodEstimator) state.hood = this.estimateHood(state, thumb, meta?.sourceId ?? stillSource);
+    const timeJump = meta && state.lastPtsMs !== undefined && (meta.ptsMs < state.lastPtsMs || meta.ptsMs - state.lastPtsMs > opts.maxGapMs);
+    if (timeJump || reading.sceneCut) state.ema?.reset();
+    state.lastPtsMs = meta?.ptsMs;
+
+    const probabilities = softmax(inference.logits);
+    const smoothed = state.ema ? state.ema.update(probabilities) : probabilities;
+    const labels = state.ema ? this.labelsOf(smoothed, inference.labels) : downsampleLabels(inference.labels, this.analysisScale);
+    const analysis = analyse(labels, this.analysisConfig, this.drivable, hoodRows(state.hood, widthOf(labels), heightOf(labels)));
+    const confidence = drivableConfidence(smoothed, this.drivable, this.analysisConfig.corridor, hoodRows(state.hood, smoothed.width, smoothed.height));
+    const status = statusOf(reading.health, confidence, opts.lowConfidence);
+    return { analysis, summary: summarize(analysis, this.analysisConfig, { confidence, camera: reading.health, status }) };
+  }
+
+  /** Labels at the analysis size from smoothed probabilities, placed as the model places its own. */
+  private labelsOf(p: ReturnType<typeof softmax>, modelLabels: LabelMap): LabelMap {
+    const f = this.analysisScale;
+    const inW = widthOf(modelLabels);
+    const inH = heightOf(modelLabels);
+    // The models upsample with aligned corners: input pixel x sits at cell x * (cells - 1) / (pixels - 1).
+    const scale = (cells: number, pixels: number) => (pixels > 1 ? (f * (cells - 1)) / (pixels - 1) : 0);
+    return probabilityLabels(p, Math.ceil(inW / f), Math.ceil(inH / f), scale(p.width, inW), scale(p.height, inH), this.manifest.classes.length);
+  }
+
+  private estimateHood(state: SourceState, thumb: ReturnType<typeof greyThumbnail>, sourceId: string): Hood {
+    const e = state.hoodEstimator!.update(thumb.grey, thumb.width, thumb.height);
+    if (e.state === 'found' || e.state === 'none') return e.hood;
+    if (e.state === 'unsettled' && !state.saidUnsettled) {
+      state.saidUnsettled = true;
+      this.log(`hood: ${sourceId || 'the input'} hardly moves (mean change ${e.sceneActivity.toFixed(2)} grey levels per frame on the road ahead), so its hood cannot be estimated: no hood (give one with --hood FRACTION)`);
+    }
+    return state.hood;
+  }
+
+  private stateOf(sourceId: string): SourceState {
+    let state = this.sources.get(sourceId);
+    if (!state) {
+      const still = sourceId === stillSource || this.signalOptions.stillSources.has(sourceId);
+      const smooth = this.signalOptions.smooth ?? (still ? 0 : defaultSmooth);
+      const hood = this.signalOptions.hood ?? (still ? 'off' : 'auto');
+      state = {
+        ema: smooth > 0 ? new ProbabilityEma(smooth) : undefined,
+        hoodEstimator: hood === 'auto' ? new HoodEstimator() : undefined,
+        hood: typeof hood === 'object' ? hood : noHood,
+        camera: new CameraMonitor(undefined, !still),
+        lastPtsMs: undefined,
+        saidUnsettled: false,
+      };
+      this.sources.set(sourceId, state);
+    }
+    return state;
   }
 
   render(bgr: Mat, analysis: FrameAnalysis, summary: DrivableSummary, hudExtra = this.engine.provider): Mat {
@@ -106,12 +214,18 @@ export class Segmenter implements FrameProcessor {
     const t0 = performance.now();
     const { bgr, tensor } = this.preprocess(image);
     const t1 = performance.now();
-    const labels = await this.infer(tensor);
+    const inference = await this.infer(tensor);
+    const labels = inference.labels;
     const t2 = performance.now();
-    const { analysis, summary } = this.analyse(labels);
+    const { analysis, summary } = this.analyse(inference, bgr);
     const t3 = performance.now();
     const overlay = this.render(bgr, analysis, summary);
     const t4 = performance.now();
     return { labels, analysis, summary, overlay, timings: { preprocessMs: t1 - t0, inferMs: t2 - t1, analyseMs: t3 - t2, renderMs: t4 - t3 } };
   }
+}
+
+function statusOf(camera: CameraHealth, confidence: number, lowConfidence: number): DrivableSummary['status'] {
+  if (camera.condition !== 'ok') return 'camera-fault';
+  return confidence < lowConfidence ? 'low-confidence' : 'ok';
 }

@@ -41,22 +41,33 @@ export function drivableLut(classIds: readonly number[]): Uint8Array {
   return lut;
 }
 
-export function drivableArea(labels: LabelMap, corridor: EgoCorridor, drivable: Uint8Array): DrivableArea {
+/**
+ * Drivable shares of the image and of the ego corridor. Pixels of the hood (row >= `hoodTop[x]`)
+ * count in neither, so the corridor ends at the hood line.
+ */
+export function drivableArea(labels: LabelMap, corridor: EgoCorridor, drivable: Uint8Array, hoodTop?: Int32Array): DrivableArea {
   const h = heightOf(labels);
   const w = widthOf(labels);
   const src = labels.data;
   let all = 0;
-  for (let i = 0; i < src.length; i++) all += drivable[src[i]!]!;
+  let seen = 0;
   let inside = 0;
   let area = 0;
   for (let y = 0; y < h; y++) {
     const span = corridorSpan(corridor, y, w, h);
-    if (!span) continue;
     const row = y * w;
-    for (let x = span[0]; x < span[1]; x++) inside += drivable[src[row + x]!]!;
-    area += span[1] - span[0];
+    for (let x = 0; x < w; x++) {
+      if (hoodTop && y >= hoodTop[x]!) continue;
+      const d = drivable[src[row + x]!]!;
+      all += d;
+      seen++;
+      if (span && x >= span[0] && x < span[1]) {
+        inside += d;
+        area++;
+      }
+    }
   }
-  return { drivableFraction: src.length ? all / src.length : 0, egoFraction: area ? inside / area : 0 };
+  return { drivableFraction: seen ? all / seen : 0, egoFraction: area ? inside / area : 0 };
 }
 
 /** A 0/1 mask of drivable pixels. */

@@ -33,3 +33,13 @@ export function packInput(bgr: Mat, size: InputSize, colorOrder: 'RGB' | 'BGR'):
   const data = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   return ndarray(data, [1, size.height, size.width, 3]);
 }
+
+/** A small grey copy of a BGR frame (area-averaged to `width` columns), for camera health and the hood. */
+export function greyThumbnail(bgr: Mat, width = 320): { grey: Uint8Array; width: number; height: number } {
+  const height = Math.max(1, Math.round((bgr.rows * width) / bgr.cols));
+  const small = bgr.resize(height, width, 0, 0, cv.INTER_AREA);
+  const grey = small.cvtColor(cv.COLOR_BGR2GRAY);
+  const bytes = grey.getData();
+  releaseIntermediates(bgr, small, grey);
+  return { grey: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), width, height };
+}

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { cv } from '../../src/util/cv.js';
 import type { SignalMessage } from '../../src/core/signal.js';
 import { videos } from './paths.js';
+import { assertValidSignal } from './signal-schema.js';
 
 /** Decodes a whole video with OpenCV and returns its frame count and size (throws if unreadable). */
 export function readBack(path: string): { frames: number; width: number; height: number } {
@@ -19,7 +20,12 @@ export function readBack(path: string): { frames: number; width: number; height:
 export function readSignal(path: string): SignalMessage[] {
   const text = readFileSync(path, 'utf8');
   expect(text.endsWith('\n') || text === '').toBe(true);
-  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as SignalMessage);
+  // Every line of every signal file the tests read is checked against the published schema.
+  return text.split('\n').filter(Boolean).map((l, i) => {
+    const message = JSON.parse(l) as SignalMessage;
+    assertValidSignal(message, `${path}:${i + 1}`);
+    return message;
+  });
 }
 
 export function allClips(): string[] {

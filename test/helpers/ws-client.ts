@@ -16,6 +16,7 @@ import {
   type SubscribeMessage,
 } from '../../src/sinks/websocket-protocol.js';
 import { modelsDir, videos } from './paths.js';
+import { assertValidSignal } from './signal-schema.js';
 
 export const shortClip = join(videos, 'udacity_vehicledet_test_video.mp4');
 
@@ -76,7 +77,10 @@ export function connectClient(url: string, opts: { headers?: Record<string, stri
     const text = buf.toString('utf8');
     const message = JSON.parse(text) as { type: string };
     if (message.type === 'hello') gotHello(message as HelloMessage);
-    else if (message.type === 'signal') client.signalTexts.push(text);
+    else if (message.type === 'signal') {
+      assertValidSignal(message, `from ${url}`);
+      client.signalTexts.push(text);
+    }
     else if (message.type === 'error') client.errors.push(message as ErrorMessage);
     else if (message.type === 'stats') client.stats = message as StatsMessage;
   });

@@ -85,8 +85,8 @@ describe('histogram and summary', () => {
 
   it('summarises edges as fractions of the width at fixed rows', () => {
     const labels = mapOf(['22222', '20002', '20002', '00000']);
-    const cfg = { corridor: defaultCorridor, drivableClasses: [0], edgeRows: [0, 0.5, 1], classNames: ['road', 'sidewalk', 'building'] };
-    const s = summarize(analyse(labels, cfg), cfg);
+    const cfg = { corridor: defaultCorridor, drivableClasses: [0], edgeRows: [0, 0.5, 1], classNames: ['road', 'sidewalk', 'building'], freeSpaceColumns: 2 };
+    const s = summarize(analyse(labels, cfg), cfg, { confidence: 1, camera: { condition: 'ok', luma: 100, sharpness: 50, stillFrames: 0 }, status: 'ok' });
     expect(s.drivablePct).toBe(55);
     expect(s.roadEdges).toEqual([
       { y: 0, left: null, right: null },

@@ -4,7 +4,7 @@
  */
 import ndarray from 'ndarray';
 import type { Frame, StaleTick, StreamInfo } from '../../../src/core/frame.js';
-import { labelMap } from '../../../src/core/labelmap.js';
+import { labelMap, type Inference } from '../../../src/core/labelmap.js';
 import type { ModelManifest } from '../../../src/core/model.js';
 import type { FrameProcessor } from '../../../src/core/processor.js';
 import type { PipelineContext, ProcessedFrame, Sink, SinkPolicy } from '../../../src/core/sink.js';
@@ -122,7 +122,7 @@ export class FakeProcessor implements FrameProcessor {
     this.maxConcurrentInfer = Math.max(this.maxConcurrentInfer, this.inferring);
     try {
       await sleep(this.opts.inferMs ?? 0);
-      return labelMap(new Uint8Array(4), 2, 2);
+      return { labels: labelMap(new Uint8Array(4), 2, 2), logits: { data: Float32Array.of(1, 0), channels: 2, height: 1, width: 1 } };
     } finally {
       this.inferring--;
       void tensor;
@@ -136,12 +136,22 @@ export class FakeProcessor implements FrameProcessor {
 
   private analysed = 0;
 
-  analyse(labels: ReturnType<typeof labelMap>) {
+  analyse({ labels }: Inference) {
     const index = this.analysed++;
     if (index === this.opts.failInferAt) throw new Error(`analysis broke on frame ${index}`);
-    const summary = { drivablePct: 100, egoCorridorPct: 100, roadEdges: [], histogram: { road: 1 } };
+    const summary = {
+      drivablePct: 100,
+      egoCorridorPct: 100,
+      roadEdges: [],
+      histogram: { road: 1 },
+      hoodY: 1,
+      freeSpace: [0, 0],
+      confidence: 1,
+      camera: { condition: 'ok' as const, luma: 100, sharpness: 500, stillFrames: 0 },
+      status: 'ok' as const,
+    };
     return {
-      analysis: { labels, drivableFraction: 1, egoFraction: 1, histogram: { counts: [4, 0], voidCount: 0, total: 4 }, edges: { edgeMask: new Uint8Array(4), left: new Int32Array(2), right: new Int32Array(2) } },
+      analysis: { labels, drivableFraction: 1, egoFraction: 1, histogram: { counts: [4, 0], voidCount: 0, total: 4 }, edges: { edgeMask: new Uint8Array(4), left: new Int32Array(2), right: new Int32Array(2) }, hoodTop: Int32Array.of(2, 2), hoodY: 1, freeSpace: [0, 0] },
       summary,
     };
   }

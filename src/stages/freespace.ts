@@ -1,0 +1,20 @@
+/**
+ * Free space per image column: how far up the drivable surface reaches, continuously, from the
+ * hood line (or the bottom of the image) - the boundary a planner can drive up to.
+ */
+
+/**
+ * For `columns` equal bands of the image, at each band's centre column: the top of the run of
+ * drivable pixels that starts just above the hood, as a fraction of the height (0 = top). Equal to
+ * the hood line where the pixel just above it is not drivable (no free space).
+ */
+export function freeSpace(mask: Uint8Array, width: number, height: number, hoodTop: Int32Array, columns: number): number[] {
+  const out: number[] = [];
+  for (let k = 0; k < columns; k++) {
+    const x = Math.min(width - 1, Math.floor(((k + 0.5) * width) / columns));
+    let y = hoodTop[x]! - 1;
+    while (y >= 0 && mask[y * width + x]) y--;
+    out.push(Math.round(((y + 1) / height) * 10000) / 10000);
+  }
+  return out;
+}

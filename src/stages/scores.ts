@@ -1,0 +1,149 @@
+/**
+ * Class probabilities on the model's coarse score grid: softmax of the logits, their exponential
+ * moving average across frames, the labels they give at a finer size, and how sure they are.
+ */
+import type { EgoCorridor } from '../core/analysis.js';
+import { labelMap, type ClassScores, type LabelMap } from '../core/labelmap.js';
+import { corridorSpan } from './drivable.js';
+
+/** The same layout as ClassScores, holding probabilities (each cell's channels sum to 1). */
+export type ClassProbabilities = ClassScores;
+
+/**
+ * Softmax over the channels of every cell. Grids wider than `maxWidth` cells (a model that
+ * returns scores at full size) are first sampled every n-th cell, so that smoothing costs the same
+ * for every model.
+ */
+export function softmax(logits: ClassScores, maxWidth = 160): ClassProbabilities {
+  const step = Math.max(1, Math.ceil(logits.width / maxWidth));
+  const width = Math.ceil(logits.width / step);
+  const height = Math.ceil(logits.height / step);
+  const { channels } = logits;
+  const plane = width * height;
+  const srcPlane = logits.width * logits.height;
+  const out = new Float32Array(channels * plane);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const src = y * step * logits.width + x * step;
+      const dst = y * width + x;
+      let max = -Infinity;
+      for (let c = 0; c < channels; c++) max = Math.max(max, logits.data[c * srcPlane + src]!);
+      let sum = 0;
+      for (let c = 0; c < channels; c++) {
+        const e = Math.exp(logits.data[c * srcPlane + src]! - max);
+        out[c * plane + dst] = e;
+        sum += e;
+      }
+      for (let c = 0; c < channels; c++) out[c * plane + dst]! /= sum;
+    }
+  }
+  return { data: out, channels, height, width };
+}
+
+/**
+ * Exponential moving average of class probabilities: smoothed = strength * previous + (1 - strength)
+ * * current. A cell whose class flips outright follows within ceil(log(0.5) / log(strength))
+ * frames (2 at 0.6). Starts afresh on `reset` and when the grid changes shape.
+ */
+export class ProbabilityEma {
+  private state: Float32Array | undefined;
+
+  constructor(readonly strength: number) {
+    if (!(strength >= 0 && strength < 1)) throw new RangeError(`smoothing strength ${strength}: expected 0 <= strength < 1`);
+  }
+
+  update(p: ClassProbabilities): ClassProbabilities {
+    if (!this.state || this.state.length !== p.data.length) {
+      this.state = new Float32Array(p.data);
+    } else {
+      const a = this.strength;
+      const s = this.state;
+      for (let i = 0; i < s.length; i++) s[i] = a * s[i]! + (1 - a) * p.data[i]!;
+    }
+    return { ...p, data: this.state };
+  }
+
+  reset(): void {
+    this.state = undefined;
+  }
+}
+
+/** Frames until a cell whose class flips outright (probability 1 -> 0) changes label. */
+export function stepResponseFrames(strength: number): number {
+  return strength <= 0 ? 1 : Math.max(1, Math.ceil(Math.log(0.5) / Math.log(strength)));
+}
+
+/**
+ * Labels at `width` x `height` from probabilities bilinearly interpolated between cells, as the
+ * models compute their own labels (upsampled scores, then argmax). Output pixel (x, y) sits at
+ * cell coordinates (x * scaleX, y * scaleY). Channels beyond `classes` are void (255).
+ */
+export function probabilityLabels(p: ClassProbabilities, width: number, height: number, scaleX: number, scaleY: number, classes: number): LabelMap {
+  const { channels, width: w, height: h, data } = p;
+  const plane = w * h;
+  const top = new Uint8Array(plane);
+  for (let i = 0; i < plane; i++) {
+    let best = 0;
+    for (let c = 1; c < channels; c++) if (data[c * plane + i]! > data[best * plane + i]!) best = c;
+    top[i] = best < classes ? best : 255;
+  }
+  const out = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++) {
+    const sy = Math.min(h - 1, y * scaleY);
+    const y0 = Math.floor(sy);
+    const y1 = Math.min(h - 1, y0 + 1);
+    const fy = sy - y0;
+    for (let x = 0; x < width; x++) {
+      const sx = Math.min(w - 1, x * scaleX);
+      const x0 = Math.floor(sx);
+      const x1 = Math.min(w - 1, x0 + 1);
+      const fx = sx - x0;
+      const a = y0 * w + x0, b = y0 * w + x1, c = y1 * w + x0, d = y1 * w + x1;
+      const t = top[a]!;
+      // Where the four cells agree, so does every interpolation of them: no per-class work.
+      if (top[b] === t && top[c] === t && top[d] === t) {
+        out[y * width + x] = t;
+        continue;
+      }
+      const wa = (1 - fx) * (1 - fy), wb = fx * (1 - fy), wc = (1 - fx) * fy, wd = fx * fy;
+      let best = 0;
+      let bestValue = -1;
+      for (let k = 0; k < channels; k++) {
+        const o = k * plane;
+        const v = wa * data[o + a]! + wb * data[o + b]! + wc * data[o + c]! + wd * data[o + d]!;
+        if (v > bestValue) (bestValue = v), (best = k);
+      }
+      out[y * width + x] = best < classes ? best : 255;
+    }
+  }
+  return labelMap(out, height, width);
+}
+
+/**
+ * How sure the drivable fields are, 0..1: over the cells in the ego corridor or called drivable
+ * (above the hood), the mean margin |2 p - 1| of p, the probability that the cell is drivable.
+ * 1 = every such cell is certainly drivable or certainly not; 0 = a coin toss everywhere.
+ * `hoodTop[x]` is the first hood row of grid column x (the grid's height where there is none).
+ */
+export function drivableConfidence(p: ClassProbabilities, drivable: Uint8Array, corridor: EgoCorridor, hoodTop: Int32Array): number {
+  const { channels, width: w, height: h, data } = p;
+  const plane = w * h;
+  const drivableChannels: number[] = [];
+  for (let c = 0; c < channels; c++) if (drivable[c]) drivableChannels.push(c);
+  let sum = 0;
+  let n = 0;
+  for (let y = 0; y < h; y++) {
+    const span = corridorSpan(corridor, y, w, h);
+    for (let x = 0; x < w; x++) {
+      if (y >= hoodTop[x]!) continue;
+      const i = y * w + x;
+      let pd = 0;
+      for (const c of drivableChannels) pd += data[c * plane + i]!;
+      const inCorridor = span !== undefined && x >= span[0] && x < span[1];
+      if (!inCorridor && pd <= 0.5) continue;
+      sum += Math.abs(2 * pd - 1);
+      n++;
+    }
+  }
+  return n ? sum / n : 0;
+}

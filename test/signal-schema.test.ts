@@ -1,0 +1,45 @@
+// The published JSON Schema of the signal (docs/signal.schema.json) against the messages the code
+// makes. The CLI and websocket tests validate every line they read through the same helper.
+import { describe, expect, it } from 'vitest';
+import { signalOf, staleSignal } from '../src/core/signal.js';
+import type { DrivableSummary } from '../src/core/analysis.js';
+import { signalProblems, signalSchema } from './helpers/signal-schema.js';
+
+const meta = { sourceId: 'clip.mp4', index: 3, ptsMs: 120, captureTimeMs: 1_700_000_000_000 };
+const origin = { model: 'deeplabv3-mnedgetpu-slim', device: 'cpu' as const };
+const summary: DrivableSummary = {
+  drivablePct: 41.2,
+  egoCorridorPct: 97.5,
+  roadEdges: [{ y: 0.6, left: 0.41, right: null }],
+  histogram: { road: 0.412, sky: 0.2 },
+  hoodY: 0.84,
+  freeSpace: [0.84, 0.61, 0.55],
+  confidence: 0.71,
+  camera: { condition: 'ok', luma: 14.7, sharpness: 444.4, stillFrames: 0 },
+  status: 'ok',
+};
+
+describe('signal schema', () => {
+  it('accepts the messages the code makes, values and stale', () => {
+    expect(signalProblems(signalOf(meta, summary, origin))).toEqual([]);
+    expect(signalProblems(signalOf(meta, { ...summary, status: 'camera-fault', camera: { ...summary.camera, condition: 'frozen', stillFrames: 9 } }, origin))).toEqual([]);
+    expect(signalProblems(staleSignal(meta, origin))).toEqual([]);
+  });
+
+  it('describes every field the code writes, and requires them', () => {
+    const fields = Object.keys(signalOf(meta, summary, origin)).sort();
+    expect(Object.keys(signalSchema.properties).sort()).toEqual(fields);
+    expect([...(signalSchema as unknown as { required: string[] }).required].sort()).toEqual(fields);
+  });
+
+  it('rejects out-of-range values, unknown statuses and missing fields', () => {
+    const good = signalOf(meta, summary, origin);
+    expect(signalProblems({ ...good, hoodY: 1.5 })).not.toEqual([]);
+    expect(signalProblems({ ...good, freeSpace: [0.5, -0.1] })).not.toEqual([]);
+    expect(signalProblems({ ...good, status: 'fine' })).not.toEqual([]);
+    expect(signalProblems({ ...good, camera: { ...summary.camera, condition: 'foggy' } })).not.toEqual([]);
+    const { confidence: _c, ...missing } = good;
+    expect(signalProblems(missing)).not.toEqual([]);
+    expect(signalProblems({ ...good, surprise: 1 })).toEqual([expect.stringContaining('surprise')]);
+  });
+});
