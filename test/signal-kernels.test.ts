@@ -115,8 +115,8 @@ describe('hood', () => {
     expect(drivableArea(labels, corridor, lut).egoFraction).toBeGreaterThan(0);
     const hoodTop = hoodRows(hoodLine(2 / 3), 4, 3);
     expect(drivableArea(labels, corridor, lut, hoodTop)).toEqual({ drivableFraction: 0, egoFraction: 0 });
-    const a = analyse(labels, { corridor, drivableClasses: [0], edgeRows: [1], classNames: ['road', 'sidewalk', 'building'], freeSpaceColumns: 2 }, lut, hoodTop);
-    expect(a.hoodY).toBeCloseTo(2 / 3);
+    const a = analyse(labels, { corridor, drivableClasses: [0], edgeRows: [1], classNames: ['road', 'sidewalk', 'building'], freeSpaceColumns: 2 }, lut, hoodLine(2 / 3));
+    expect(a.hood.y).toBeCloseTo(2 / 3);
     expect([...a.edges.edgeMask].every((v) => v === 0)).toBe(true);
     expect(a.freeSpace).toEqual([0.6667, 0.6667]);
   });

@@ -63,7 +63,7 @@ export function signalConfig(flags: SignalFlags): Partial<PipelineConfigInput> {
   };
 }
 
-function hoodArg(text: string): HoodConfig {
+export function hoodArg(text: string): HoodConfig {
   if (text === 'auto' || text === 'off') return text;
   const y = Number(text);
   if (text.trim() === '' || !Number.isFinite(y) || y < 0 || y > 1) {

@@ -10,7 +10,9 @@ import { expandImageInputs, readImage } from '../sources/images.js';
 import { cv } from '../util/cv.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
 import { ensureWritableDir } from '../util/output.js';
-import { addEngineOptions, createEngine, type EngineFlags } from './common.js';
+import { addEngineOptions, createEngine, hoodArg, type EngineFlags } from './common.js';
+import type { HoodConfig } from '../app/config.js';
+import { hoodLine } from '../stages/hood.js';
 import { numberArg } from './args.js';
 
 interface SegmentFlags extends EngineFlags {
@@ -18,6 +20,7 @@ interface SegmentFlags extends EngineFlags {
   opacity: number;
   corridor?: EgoCorridor;
   hud: boolean;
+  hood?: HoodConfig;
 }
 
 export function registerSegment(program: Command): void {
@@ -29,12 +32,13 @@ export function registerSegment(program: Command): void {
       .option('-o, --out <dir>', 'output folder', 'out/segment')
       .option('--opacity <a>', 'class colour opacity in the overlay, 0..1', numberArg('--opacity', 0, 1), 0.45)
       .option('--corridor <spec>', 'ego corridor: centerX,topY,bottomY,topWidth,bottomWidth as fractions (default 0.5,0.6,1,0.1,0.7)', parseCorridorArg)
-      .option('--no-hud', 'no text line on the overlay'),
+      .option('--no-hud', 'no text line on the overlay')
+      .option('--hood <y>', 'the vehicle hood starts at this fraction of the height (default: no hood)', hoodArg),
   ).action(async (inputs: string[], flags: SegmentFlags) => {
     const files = expandImageInputs(inputs);
     ensureWritableDir(flags.out);
     const engine = await createEngine(flags);
-    const segmenter = new Segmenter(engine, { overlay: { opacity: flags.opacity }, hud: flags.hud, analysis: flags.corridor ? { corridor: flags.corridor } : {} });
+    const segmenter = new Segmenter(engine, { overlay: { opacity: flags.opacity }, hud: flags.hud, analysis: flags.corridor ? { corridor: flags.corridor } : {}, signal: { video: false, smooth: 0, hood: typeof flags.hood === 'number' ? hoodLine(flags.hood) : 'off' } });
     for (const file of files) {
       const image = readImage(file);
       // Read before segmenting: a grey or 4-channel image is converted and its Mat released.

@@ -13,6 +13,14 @@ export interface EgoCorridor {
   bottomWidth: number;
 }
 
+/** The vehicle's own hood (bonnet) at the bottom of the frame. */
+export interface Hood {
+  /** Where the hood starts, as a fraction of the height from the top (its highest point; 1: none). */
+  y: number;
+  /** The hood's top edge per column, fractions of the height, at any horizontal resolution. */
+  edge: Float32Array;
+}
+
 export interface ClassHistogram {
   /** Pixel count per class id (index = trainId). */
   counts: number[];
@@ -40,10 +48,10 @@ export interface FrameAnalysis {
   egoFraction: number;
   histogram: ClassHistogram;
   edges: RoadEdges;
-  /** Per column of the label map, the first row of the vehicle's hood (the map's height where there is none). */
+  /** The vehicle's hood left out of the figures. */
+  hood: Hood;
+  /** Per column of the label map, the first row of the hood (the map's height where there is none). */
   hoodTop: Int32Array;
-  /** Where the hood starts, fraction of the height (1: no hood). */
-  hoodY: number;
   /** Per column band, the top of the drivable run above the hood, fraction of the height (see freeSpace). */
   freeSpace: number[];
 }

@@ -3,7 +3,7 @@
  * render. The CLI's still-image commands call `segment`; the streaming graph calls the steps one by
  * one so that they overlap across frames.
  */
-import type { CameraHealth, DrivableSummary, FrameAnalysis } from '../core/analysis.js';
+import type { CameraHealth, DrivableSummary, FrameAnalysis, Hood } from '../core/analysis.js';
 import type { FrameMeta } from '../core/frame.js';
 import { heightOf, widthOf, type Inference, type LabelMap } from '../core/labelmap.js';
 import type { InputTensor, ModelManifest, Provider } from '../core/model.js';
@@ -13,7 +13,7 @@ import type { Mat } from '../util/cv.js';
 import { analyse, hudLine, summarize, type AnalysisConfig } from '../stages/analyse.js';
 import { CameraMonitor } from '../stages/camera.js';
 import { defaultCorridor, drivableLut } from '../stages/drivable.js';
-import { HoodEstimator, hoodRows, noHood, type Hood } from '../stages/hood.js';
+import { HoodEstimator, hoodRows, noHood } from '../stages/hood.js';
 import { downsampleLabels } from '../stages/labelmap.js';
 import { renderOverlay, defaultOverlayStyle, type OverlayStyle } from '../stages/overlay.js';
 import { bgrLut, type Rgb } from '../stages/palette.js';
@@ -160,7 +160,7 @@ export class Segmenter implements FrameProcessor {
     const probabilities = softmax(inference.logits);
     const smoothed = state.ema ? state.ema.update(probabilities) : probabilities;
     const labels = state.ema ? this.labelsOf(smoothed, inference.labels) : downsampleLabels(inference.labels, this.analysisScale);
-    const analysis = analyse(labels, this.analysisConfig, this.drivable, hoodRows(state.hood, widthOf(labels), heightOf(labels)));
+    const analysis = analyse(labels, this.analysisConfig, this.drivable, state.hood);
     const confidence = drivableConfidence(smoothed, this.drivable, this.analysisConfig.corridor, hoodRows(state.hood, smoothed.width, smoothed.height));
     const status = statusOf(reading.health, confidence, opts.lowConfidence);
     return { analysis, summary: summarize(analysis, this.analysisConfig, { confidence, camera: reading.health, status }) };
@@ -206,7 +206,11 @@ export class Segmenter implements FrameProcessor {
   }
 
   render(bgr: Mat, analysis: FrameAnalysis, summary: DrivableSummary, hudExtra = this.engine.provider): Mat {
-    return renderOverlay(bgr, analysis.labels, this.paletteLut, this.overlayStyle, analysis.edges.edgeMask, this.hud ? hudLine(summary, hudExtra) : undefined);
+    const palette = this.manifest.palette as Rgb[];
+    // Classes on at least 0.2 % of the picture: specks of a class would only crowd the legend.
+    const legend = this.manifest.classes.flatMap((name, id) => ((analysis.histogram.counts[id] ?? 0) >= 0.002 * analysis.histogram.total && palette[id] ? [{ name, color: palette[id] }] : []));
+    const marks = { corridor: this.analysisConfig.corridor, hood: analysis.hood, freeSpace: summary.freeSpace, roadEdges: summary.roadEdges, legend };
+    return renderOverlay(bgr, analysis.labels, this.paletteLut, this.overlayStyle, analysis.edges.edgeMask, this.hud ? hudLine(summary, hudExtra) : undefined, marks);
   }
 
   /** All steps on one image, timed. */

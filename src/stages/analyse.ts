@@ -3,6 +3,8 @@ import { heightOf, widthOf, type LabelMap } from '../core/labelmap.js';
 import { drivableArea, drivableLut, drivableMask } from './drivable.js';
 import { roadEdges } from './edges.js';
 import { freeSpace } from './freespace.js';
+import type { Hood } from '../core/analysis.js';
+import { hoodRows, noHood } from './hood.js';
 import { classHistogram, histogramFractions } from './histogram.js';
 
 export interface AnalysisConfig {
@@ -17,16 +19,13 @@ export interface AnalysisConfig {
   freeSpaceColumns: number;
 }
 
-/** `hoodTop[x]`: the first hood row of column x; the hood's pixels are left out of every figure. */
-export function analyse(labels: LabelMap, cfg: AnalysisConfig, lut = drivableLut(cfg.drivableClasses), hoodTop: Int32Array = new Int32Array(widthOf(labels)).fill(heightOf(labels))): FrameAnalysis {
+/** The hood's pixels are left out of every figure. */
+export function analyse(labels: LabelMap, cfg: AnalysisConfig, lut = drivableLut(cfg.drivableClasses), hood: Hood = noHood): FrameAnalysis {
   const width = widthOf(labels);
   const height = heightOf(labels);
   const mask = drivableMask(labels, lut);
-  let hoodY = height;
-  for (let x = 0; x < width; x++) {
-    hoodY = Math.min(hoodY, hoodTop[x]!);
-    for (let y = hoodTop[x]!; y < height; y++) mask[y * width + x] = 0;
-  }
+  const hoodTop = hoodRows(hood, width, height);
+  for (let x = 0; x < width; x++) for (let y = hoodTop[x]!; y < height; y++) mask[y * width + x] = 0;
   const area = drivableArea(labels, cfg.corridor, lut, hoodTop);
   const edges = roadEdges(mask, width, height, cfg.corridor.centerX);
   // The hood's top edge is no road edge.
@@ -38,7 +37,7 @@ export function analyse(labels: LabelMap, cfg: AnalysisConfig, lut = drivableLut
     histogram: classHistogram(labels, cfg.classNames.length),
     edges,
     hoodTop,
-    hoodY: hoodY / height,
+    hood,
     freeSpace: freeSpace(mask, width, height, hoodTop, cfg.freeSpaceColumns),
   };
 }
@@ -60,7 +59,7 @@ export function summarize(a: FrameAnalysis, cfg: AnalysisConfig, judged: Pick<Dr
     egoCorridorPct: round(a.egoFraction * 100, 2),
     roadEdges,
     histogram: histogramFractions(a.histogram, cfg.classNames),
-    hoodY: round(a.hoodY, 4),
+    hoodY: round(a.hood.y, 4),
     freeSpace: a.freeSpace,
     confidence: round(judged.confidence, 3),
     camera: judged.camera,

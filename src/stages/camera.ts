@@ -21,7 +21,7 @@ export interface CameraThresholds {
   sceneCutChange: number;
 }
 
-export const defaultCameraThresholds: CameraThresholds = { frozenFrames: 5, stillChange: 0.1, darkP99: 40, washedOutMean: 230, blurVariance: 12, sceneCutChange: 40 };
+export const defaultCameraThresholds: CameraThresholds = { frozenFrames: 5, stillChange: 0.1, darkP99: 40, washedOutMean: 230, blurVariance: 100, sceneCutChange: 40 };
 
 export interface GreyStats {
   mean: number;

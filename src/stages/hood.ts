@@ -3,16 +3,10 @@
  * polygon, or estimated from the frames as the bottom rows whose picture stays the same while the
  * scene above moves. Every analysis excludes the pixels from the hood's top edge down.
  */
+import type { Hood } from '../core/analysis.js';
 
 /** A polygon in fractions of the image size, [x, y] per vertex. */
 export type Polygon = readonly (readonly [number, number])[];
-
-export interface Hood {
-  /** Where the hood starts, as a fraction of the height from the top (its highest point). */
-  y: number;
-  /** The hood's top edge per column, fractions of the height, at any horizontal resolution. */
-  edge: Float32Array;
-}
 
 /** No hood: nothing excluded (`y` = 1). */
 export const noHood: Hood = { y: 1, edge: Float32Array.of(1) };

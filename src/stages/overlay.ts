@@ -1,4 +1,5 @@
 import { cv, type Mat } from '../util/cv.js';
+import type { EdgeSample, EgoCorridor, Hood } from '../core/analysis.js';
 import { heightOf, widthOf, type LabelMap } from '../core/labelmap.js';
 import { colorize, paintMask, type Rgb } from './palette.js';
 import { releaseIntermediates } from './preprocess.js';
@@ -16,15 +17,75 @@ export const defaultOverlayStyle: OverlayStyle = { opacity: 0.45, edgeColor: [25
  * The frame with class colours blended over it, road edges drawn, and a HUD line on a dark band.
  * Colours are computed at the label map's size and scaled to the frame (nearest).
  */
-export function renderOverlay(bgr: Mat, labels: LabelMap, lut: Uint8Array, style: OverlayStyle, edgeMask?: Uint8Array, hud?: string): Mat {
+export function renderOverlay(bgr: Mat, labels: LabelMap, lut: Uint8Array, style: OverlayStyle, edgeMask?: Uint8Array, hud?: string, marks?: SignalMarks): Mat {
   const colours = colorize(labels, lut);
   if (edgeMask && style.edgeColor) paintMask(colours, edgeMask, style.edgeColor);
   const colourMat = new cv.Mat(Buffer.from(colours.buffer, colours.byteOffset, colours.byteLength), heightOf(labels), widthOf(labels), cv.CV_8UC3);
   const scaled = colourMat.cols !== bgr.cols || colourMat.rows !== bgr.rows ? colourMat.resize(bgr.rows, bgr.cols, 0, 0, cv.INTER_NEAREST) : colourMat;
   const out = bgr.addWeighted(1 - style.opacity, scaled, style.opacity, 0);
   releaseIntermediates(bgr, colourMat, scaled);
+  if (marks) drawSignalMarks(out, marks, style);
   if (hud) drawHud(out, hud);
   return out;
+}
+
+/** What the signal reports, drawn over the overlay: all positions in fractions of the image size. */
+export interface SignalMarks {
+  corridor: EgoCorridor;
+  hood: Hood;
+  freeSpace: readonly number[];
+  roadEdges: readonly EdgeSample[];
+  /** Classes present, with their colours, for the legend. */
+  legend: readonly { name: string; color: Rgb }[];
+}
+
+const bgrOf = ([r, g, b]: Rgb) => new cv.Vec3(b, g, r);
+const white: Rgb = [255, 255, 255];
+const hoodColor: Rgb = [255, 0, 255];
+const freeSpaceColor: Rgb = [0, 255, 0];
+
+/**
+ * The ego corridor outline (cut at the hood line), the hood line, the free-space curve, a marker
+ * where each reported road edge lies on its row, and a legend of the classes present.
+ */
+export function drawSignalMarks(image: Mat, m: SignalMarks, style: OverlayStyle): void {
+  const w = image.cols;
+  const h = image.rows;
+  const at = (x: number, y: number) => new cv.Point2(Math.round(x * (w - 1)), Math.round(y * (h - 1)));
+  const thick = Math.max(1, Math.round(w / 640));
+  const c = m.corridor;
+  const bottom = Math.max(c.topY, Math.min(c.bottomY, m.hood.y));
+  const widthAt = (y: number) => c.topWidth + ((c.bottomWidth - c.topWidth) * (y - c.topY)) / Math.max(1e-6, c.bottomY - c.topY);
+  const corridor = [at(c.centerX - c.topWidth / 2, c.topY), at(c.centerX + c.topWidth / 2, c.topY), at(c.centerX + widthAt(bottom) / 2, bottom), at(c.centerX - widthAt(bottom) / 2, bottom)];
+  image.drawPolylines([corridor], true, bgrOf(white), thick, cv.LINE_AA);
+  if (m.hood.y < 1) {
+    const { edge } = m.hood;
+    const hood = edge.length === 1 ? [at(0, edge[0]!), at(1, edge[0]!)] : Array.from(edge, (y, i) => at((i + 0.5) / edge.length, y));
+    image.drawPolylines([hood], false, bgrOf(hoodColor), thick * 2, cv.LINE_AA);
+  }
+  if (m.freeSpace.length) {
+    const k = m.freeSpace.length;
+    image.drawPolylines([m.freeSpace.map((y, i) => at((i + 0.5) / k, y))], false, bgrOf(freeSpaceColor), thick * 2, cv.LINE_AA);
+  }
+  const edgeColor = bgrOf(style.edgeColor ?? white);
+  for (const e of m.roadEdges) {
+    for (const x of [e.left, e.right]) if (x !== null) image.drawCircle(at(x, e.y), thick * 4, edgeColor, thick, cv.LINE_AA);
+  }
+  drawLegend(image, m.legend);
+}
+
+function drawLegend(image: Mat, legend: SignalMarks['legend']): void {
+  const scale = Math.max(0.35, Math.min(0.8, image.cols / 1800));
+  const line = Math.round(22 * scale) + 4;
+  const box = line - 6;
+  const x = image.cols - Math.round(190 * scale) - 8;
+  let y = image.rows - line * legend.length - 8;
+  if (legend.length) image.drawRectangle(new cv.Point2(x - 4, y - 4), new cv.Point2(image.cols - 1, image.rows - 1), new cv.Vec3(0, 0, 0), cv.FILLED);
+  for (const { name, color } of legend) {
+    image.drawRectangle(new cv.Point2(x, y), new cv.Point2(x + box, y + box), bgrOf(color), cv.FILLED);
+    image.putText(name, new cv.Point2(x + box + 6, y + box - 2), cv.FONT_HERSHEY_SIMPLEX, scale, new cv.Vec3(255, 255, 255), 1, cv.LINE_AA);
+    y += line;
+  }
 }
 
 export function drawHud(image: Mat, text: string): void {
