@@ -38,7 +38,7 @@ export function registerSegment(program: Command): void {
     const files = expandImageInputs(inputs);
     ensureWritableDir(flags.out);
     const engine = await createEngine(flags);
-    const segmenter = new Segmenter(engine, { overlay: { opacity: flags.opacity }, hud: flags.hud, analysis: flags.corridor ? { corridor: flags.corridor } : {}, signal: { video: false, smooth: 0, hood: typeof flags.hood === 'number' ? hoodLine(flags.hood) : 'off' } });
+    const segmenter = new Segmenter(engine, { overlay: { opacity: flags.opacity }, hud: flags.hud, analysis: flags.corridor ? { corridor: flags.corridor } : {}, signal: typeof flags.hood === 'number' ? { hood: hoodLine(flags.hood) } : {} });
     for (const file of files) {
       const image = readImage(file);
       // Read before segmenting: a grey or 4-channel image is converted and its Mat released.

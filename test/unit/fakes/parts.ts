@@ -151,7 +151,7 @@ export class FakeProcessor implements FrameProcessor {
       status: 'ok' as const,
     };
     return {
-      analysis: { labels, drivableFraction: 1, egoFraction: 1, histogram: { counts: [4, 0], voidCount: 0, total: 4 }, edges: { edgeMask: new Uint8Array(4), left: new Int32Array(2), right: new Int32Array(2) }, hoodTop: Int32Array.of(2, 2), hoodY: 1, freeSpace: [0, 0] },
+      analysis: { labels, drivableFraction: 1, egoFraction: 1, histogram: { counts: [4, 0], voidCount: 0, total: 4 }, edges: { edgeMask: new Uint8Array(4), left: new Int32Array(2), right: new Int32Array(2) }, hood: { y: 1, edge: Float32Array.of(1) }, hoodTop: Int32Array.of(2, 2), freeSpace: [0, 0] },
       summary,
     };
   }

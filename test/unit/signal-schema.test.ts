@@ -1,9 +1,9 @@
 // The published JSON Schema of the signal (docs/signal.schema.json) against the messages the code
 // makes. The CLI and websocket tests validate every line they read through the same helper.
 import { describe, expect, it } from 'vitest';
-import { signalOf, staleSignal } from '../src/core/signal.js';
-import type { DrivableSummary } from '../src/core/analysis.js';
-import { signalProblems, signalSchema } from './helpers/signal-schema.js';
+import { signalOf, staleSignal } from '../../src/core/signal.js';
+import type { DrivableSummary } from '../../src/core/analysis.js';
+import { signalProblems, signalSchema } from '../helpers/signal-schema.js';
 
 const meta = { sourceId: 'clip.mp4', index: 3, ptsMs: 120, captureTimeMs: 1_700_000_000_000 };
 const origin = { model: 'deeplabv3-mnedgetpu-slim', device: 'cpu' as const };

@@ -1,14 +1,14 @@
 // The signal's numeric kernels (smoothing, confidence, hood, free space, camera health, series
 // statistics) on small hand-made arrays: no model, no OpenCV.
 import { describe, expect, it } from 'vitest';
-import { analyse } from '../src/stages/analyse.js';
-import { CameraMonitor, defaultCameraThresholds, greyStats, laplacianVariance } from '../src/stages/camera.js';
-import { defaultCorridor, drivableArea, drivableLut } from '../src/stages/drivable.js';
-import { freeSpace } from '../src/stages/freespace.js';
-import { HoodEstimator, hoodLine, hoodPolygon, hoodRows, noHood } from '../src/stages/hood.js';
-import { labelMap, type ClassScores } from '../src/core/labelmap.js';
-import { ProbabilityEma, drivableConfidence, probabilityLabels, softmax, stepResponseFrames } from '../src/stages/scores.js';
-import { bestLag, meanAbsError, meanChange } from '../src/stages/series.js';
+import { analyse } from '../../src/stages/analyse.js';
+import { CameraMonitor, defaultCameraThresholds, greyStats, laplacianVariance } from '../../src/stages/camera.js';
+import { defaultCorridor, drivableArea, drivableLut } from '../../src/stages/drivable.js';
+import { freeSpace } from '../../src/stages/freespace.js';
+import { HoodEstimator, hoodLine, hoodPolygon, hoodRows, noHood } from '../../src/stages/hood.js';
+import { labelMap, type ClassScores } from '../../src/core/labelmap.js';
+import { ProbabilityEma, drivableConfidence, probabilityLabels, softmax, stepResponseFrames } from '../../src/stages/scores.js';
+import { bestLag, meanAbsError, meanChange } from '../../src/stages/series.js';
 
 /** A grid whose every cell has the same probabilities per channel. */
 function uniformGrid(probs: number[], width = 4, height = 3): ClassScores {
