@@ -43,7 +43,8 @@ export function hoodRows(hood: Hood, width: number, height: number): Int32Array 
   const n = hood.edge.length;
   for (let x = 0; x < width; x++) {
     const y = hood.edge[Math.min(n - 1, Math.floor(((x + 0.5) / width) * n))]!;
-    rows[x] = Math.min(height, Math.max(0, Math.round(y * height)));
+    // Rounded down: the row the hood line crosses is left out, so every figure stays above the hood line.
+    rows[x] = Math.min(height, Math.max(0, Math.floor(y * height + 1e-9)));
   }
   return rows;
 }

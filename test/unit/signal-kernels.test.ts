@@ -104,7 +104,7 @@ describe('hood', () => {
     expect(bonnet.y).toBeCloseTo(0.7, 2);
     const rows = hoodRows(bonnet, 5, 100);
     expect(rows[2]).toBeLessThan(rows[0]!);
-    expect(rows[0]).toBe(86); // at x = 0.1: 0.9 - 0.2 * 0.2
+    expect(rows[0]).toBe(86); // at x = 0.0996 (the edge is kept at 256 columns): 0.9 - 0.0996 * 0.4 = 0.8602, rounded down
   });
 
   it('the hood is excluded from drivable shares, the corridor and edges', () => {
