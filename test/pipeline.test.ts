@@ -105,6 +105,28 @@ describe('stopping', () => {
       expect(readBack(video).frames).toBeGreaterThanOrEqual(lines.length - 3);
     }
   });
+
+  it('SIGKILL: the video is still finalised (its encoder, a separate process, sees its input end)', async () => {
+    const out = tempDir();
+    const video = join(out, 'o.mp4');
+    const signal = join(out, 's.jsonl');
+    const run = startCli(['run', shortClip, '--loop', video, '--signal', signal, ...fast]);
+    await waitFor(() => existsSync(signal) && readFileSync(signal, 'utf8').split('\n').length > 10, 60_000);
+    run.child.kill('SIGKILL');
+    await run.done;
+    let frames = 0;
+    await waitFor(() => {
+      try {
+        frames = readBack(video).frames;
+      } catch {
+        frames = 0;
+      }
+      return frames > 0;
+    }, 20_000);
+    // Frames the encoder had taken, up to those in the graph when it was killed.
+    const lines = readFileSync(signal, 'utf8').split('\n').length - 1;
+    expect(frames).toBeGreaterThanOrEqual(lines - 3);
+  });
 });
 
 describe('window sink', () => {

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { deviceChoices } from '../engine/devices.js';
+import { videoQualities } from '../sinks/ffmpeg-encoder.js';
 import { ExitCode, RoadsegError } from '../util/errors.js';
 
 const fraction = z.number().min(0).max(1);
@@ -63,6 +64,8 @@ export const PipelineConfigSchema = z
     live: z.boolean().optional(),
     /** Sink URIs: out.mp4, signal.jsonl (or signal:PATH, - for stdout), window, ws://127.0.0.1:8080. */
     sinks: z.array(z.string().min(1)).default([]),
+    /** x264 settings of video file sinks (docs/performance.md: the cost and size of each). */
+    videoQuality: z.enum(videoQualities).default('fast'),
     model: z.string().optional(),
     modelsDir: z.string().optional(),
     device: z.enum(deviceChoices).default('auto'),
@@ -85,8 +88,8 @@ export const PipelineConfigSchema = z
     lowConfidence: fraction.default(0.5),
     /** Column bands of the free-space boundary. */
     freeSpaceColumns: z.number().int().min(1).max(1024).default(32),
-    /** Frames decoded but not yet through the graph, at most (files). */
-    inFlight: z.number().int().min(1).max(16).default(3),
+    /** Frames decoded but not yet through the graph, at most; default by policy: `defaultInFlight`. */
+    inFlight: z.number().int().min(1).max(16).optional(),
     /** Websocket server options (for ws:// sinks). */
     serve: z
       .object({
@@ -104,6 +107,14 @@ export const PipelineConfigSchema = z
       .default({}),
   })
   .strict();
+
+/**
+ * Frames in flight when the config gives none (docs/performance.md has the measurements). Lossless
+ * (files): enough to keep decoding, inference and encoding overlapping, for throughput. Freshest
+ * (live): one, as each frame in flight beyond the one being inferred only waits, and adds its wait
+ * to the latency of every frame.
+ */
+export const defaultInFlight = { lossless: 3, freshest: 1 } as const;
 
 export type PipelineConfig = z.infer<typeof PipelineConfigSchema>;
 

@@ -11,13 +11,15 @@ import { createGraph, type PipelineHandle, type SinkBinding, type SourceBinding 
 import { Segmenter, type SignalOptions } from '../pipeline/segmenter.js';
 import { hoodLine, hoodPolygon } from '../stages/hood.js';
 import { ExitCode, RoadsegError } from '../util/errors.js';
-import { parseConfig, sourceEntries, type PipelineConfig, type PipelineConfigInput } from './config.js';
+import { defaultInFlight, parseConfig, sourceEntries, type PipelineConfig, type PipelineConfigInput } from './config.js';
 import { openSink } from './sinks.js';
 import { openSource } from './sources.js';
 
 export interface PipelineOptions {
   /** An engine to use instead of creating one from the config (it is then not disposed). */
   engine?: SegmentationEngine;
+  /** A source to use instead of opening the config's first source (benchmarks: frames held in memory). */
+  source?: FrameSource;
   log?: (line: string) => void;
 }
 
@@ -38,16 +40,18 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
   let stop = () => {};
   try {
     const taken = new Set<string>();
-    for (const entry of sourceEntries(config)) {
-      const source = openSource(entry.uri, { ...entry, log });
+    for (const [i, entry] of sourceEntries(config).entries()) {
+      const source = (i === 0 && opts.source) || openSource(entry.uri, { ...entry, log });
       const id = uniqueId(entry.id ?? source.info.sourceId, taken);
-      sources.push({ source: id === source.info.sourceId ? source : renamed(source, id), ...(entry.live !== undefined && { live: entry.live }) });
+      const live = entry.live ?? source.info.live;
+      const inFlight = config.inFlight ?? defaultInFlight[live ? 'freshest' : 'lossless'];
+      sources.push({ source: id === source.info.sourceId ? source : renamed(source, id), live, inFlight });
     }
     for (const uri of config.sinks) {
       if (uri.includes('{source}')) {
-        for (const { source } of sources) sinks.push({ sink: openSink(uri.replaceAll('{source}', fileSafe(source.info.sourceId)), { stop: () => stop(), serve: config.serve }), sourceId: source.info.sourceId });
+        for (const { source } of sources) sinks.push({ sink: openSink(uri.replaceAll('{source}', fileSafe(source.info.sourceId)), { stop: () => stop(), serve: config.serve, videoQuality: config.videoQuality }), sourceId: source.info.sourceId });
       } else {
-        const sink = openSink(uri, { stop: () => stop(), serve: config.serve });
+        const sink = openSink(uri, { stop: () => stop(), serve: config.serve, videoQuality: config.videoQuality });
         sinks.push({ sink });
         if (sink.oneSource && sources.length > 1) {
           throw new RoadsegError(`${sink.name} takes the frames of one source, and this run has ${sources.length}`, {
@@ -81,7 +85,7 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
     sources,
     processor: segmenter,
     sinks,
-    inFlight: config.inFlight,
+    inFlight: config.inFlight ?? defaultInFlight.lossless,
     maxBatch,
     batchTimeoutMs: config.batchTimeout,
     log,

@@ -10,6 +10,7 @@ import { MqttSink } from '../sinks/mqtt.js';
 import { RedisStreamSink } from '../sinks/redis-stream.js';
 import { SignalSink } from '../sinks/signal.js';
 import { VideoFileSink } from '../sinks/video.js';
+import type { VideoQuality } from '../sinks/ffmpeg-encoder.js';
 import { WebSocketSink, type ServeOptions } from '../sinks/websocket.js';
 import { WindowSink } from '../sinks/window.js';
 import { ExitCode, RoadsegError } from '../util/errors.js';
@@ -18,6 +19,7 @@ export interface SinkDeps {
   /** Asks the pipeline to stop gracefully (a window's q / Esc). */
   stop: () => void;
   serve: ServeOptions;
+  videoQuality?: VideoQuality;
 }
 
 export function openSink(uri: string, deps: SinkDeps): Sink {
@@ -32,5 +34,5 @@ export function openSink(uri: string, deps: SinkDeps): Sink {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) {
     throw new RoadsegError(`unknown sink URI: ${uri}`, { hint: 'sinks: out.mp4, signal.jsonl, signal:PATH, -, window, ws://127.0.0.1:PORT, mqtt://HOST:PORT/TOPIC, redis://HOST:PORT/DB?stream=KEY', exitCode: ExitCode.usage });
   }
-  return new VideoFileSink(uri);
+  return new VideoFileSink(uri, deps.videoQuality);
 }

@@ -6,11 +6,12 @@ import { parseConfig, readConfigFile, type PipelineConfig } from '../app/config.
 import { parseCorridor } from '../stages/drivable.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
 import { addEngineOptions, addSignalOptions, signalConfig, type SignalFlags } from './common.js';
+import { videoQualities } from '../sinks/ffmpeg-encoder.js';
 import { intArg, numberArg, stderrLog } from './args.js';
 import { startProgress } from './progress.js';
 
 /** Flag name -> config key, for flags that map one to one. */
-const direct = ['realtime', 'loop', 'start', 'duration', 'stride', 'fps', 'live', 'model', 'modelsDir', 'device', 'threads', 'inputHeight', 'opacity', 'hud', 'inFlight', 'maxBatch', 'batchTimeout'] as const;
+const direct = ['realtime', 'loop', 'start', 'duration', 'stride', 'fps', 'live', 'model', 'modelsDir', 'device', 'threads', 'inputHeight', 'opacity', 'hud', 'inFlight', 'maxBatch', 'batchTimeout', 'videoQuality'] as const;
 
 type RunFlags = Partial<Record<(typeof direct)[number], unknown>> & SignalFlags & {
   config?: string;
@@ -52,10 +53,11 @@ export function registerRun(program: Command): void {
     .option('--fps <n>', 'frame rate of image folders', numberArg('--fps', 0.001, 1000))
     .addOption(new Option('--live', 'keep only the freshest frame (the default for cameras and streams)'))
     .addOption(new Option('--no-live', 'process every frame, even of a live source'))
+    .addOption(new Option('--video-quality <q>', 'video file encoding: fast (least CPU, larger files), balanced, small (smaller files, more CPU), sharp').choices(videoQualities))
     .option('--opacity <a>', 'class colour opacity, 0..1', numberArg('--opacity', 0, 1))
     .option('--corridor <spec>', 'ego corridor: centerX,topY,bottomY,topWidth,bottomWidth (fractions)')
     .option('--no-hud', 'no text line on the overlay')
-    .option('--in-flight <n>', 'frames decoded ahead of the sinks, at most (default 3)', intArg('--in-flight'))
+    .option('--in-flight <n>', 'frames in the graph at once, at most (default: 3 for files, 1 for live sources)', intArg('--in-flight'))
     .option('--no-progress', 'no progress bar')
     .option('--summary <file>', 'also write the end-of-run summary as JSON');
   addSignalOptions(addEngineOptions(cmd)).action(async (source: string | undefined, sinkUris: string[], flags: RunFlags, command: Command) => {

@@ -1,7 +1,9 @@
 /**
- * Overlay video file: every frame, in order. H.264 (avc1) where OpenCV's FFmpeg has an encoder for
- * it, else MPEG-4 Part 2; .avi gets MJPG. Writes run on libuv's pool (writeAsync). `close` releases
- * the writer, which finalises the container, also after errors and interrupts.
+ * Overlay video file: every frame, in order. .mp4 .m4v .mov .mkv: H.264 encoded by an ffmpeg child
+ * process at the `--video-quality` settings (ffmpeg-encoder.ts); without ffmpeg, OpenCV's
+ * VideoWriter: H.264 (avc1) where its FFmpeg has an encoder for it, else MPEG-4 Part 2. .avi gets
+ * MJPG through OpenCV. OpenCV writes run on libuv's pool (writeAsync). `close` finalises the
+ * container, also after errors and interrupts.
  *
  * A full disk would leave an mp4 without its index (written last), unplayable. So before each
  * frame the sink checks the free space of the output's filesystem and the process's file-size
@@ -13,10 +15,15 @@ import { dirname, extname, resolve } from 'node:path';
 import { cv } from '../util/cv.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
 import type { PipelineContext, ProcessedFrame, Sink } from '../core/sink.js';
+import { FfmpegEncoder, ffmpegEncoderAvailable, type VideoQuality } from './ffmpeg-encoder.js';
 
 type Writer = InstanceType<typeof cv.VideoWriter>;
 
-const encoderDelayFrames = 50;
+/** Frames OpenCV's encoder (x264 at its default preset) holds before writing: lookahead and B-frames. */
+const openCvEncoderDelayFrames = 50;
+
+/** Containers the ffmpeg encoder writes (H.264); the others go through OpenCV. */
+const ffmpegExtensions = new Set(['.mp4', '.m4v', '.mov', '.mkv']);
 
 const codecsByExtension: Record<string, string[]> = {
   '.mp4': ['avc1', 'mp4v'],
@@ -35,10 +42,14 @@ export class VideoFileSink implements Sink {
   /** Frames of another size than the first, scaled to it (an image folder of mixed sizes). */
   resized = 0;
   private writer: Writer | undefined;
+  private encoder: FfmpegEncoder | undefined;
   private size: { width: number; height: number } | undefined;
   private readonly fileSizeLimit = fileSizeLimitBytes();
 
-  constructor(readonly path: string) {
+  constructor(
+    readonly path: string,
+    private readonly quality: VideoQuality = 'fast',
+  ) {
     this.name = `video ${path}`;
     if (!codecsByExtension[extname(path).toLowerCase()]) {
       throw new RoadsegError(`unsupported video file type: ${path}`, { hint: `use one of ${Object.keys(codecsByExtension).join(' ')}`, exitCode: ExitCode.usage });
@@ -49,6 +60,11 @@ export class VideoFileSink implements Sink {
 
   open(ctx: PipelineContext): void {
     this.size = { width: ctx.stream.width, height: ctx.stream.height };
+    if (ffmpegExtensions.has(extname(this.path).toLowerCase()) && ffmpegEncoderAvailable()) {
+      this.encoder = new FfmpegEncoder(this.path, { width: ctx.stream.width, height: ctx.stream.height, fps: ctx.stream.fps }, this.quality);
+      this.codec = this.encoder.codec;
+      return;
+    }
     const size = new cv.Size(ctx.stream.width, ctx.stream.height);
     const tried: string[] = [];
     for (const codec of codecsByExtension[extname(this.path).toLowerCase()]!) {
@@ -72,16 +88,21 @@ export class VideoFileSink implements Sink {
       this.resized++;
     }
     try {
-      await this.writer!.writeAsync(image);
+      if (this.encoder) await this.encoder.write(image.getData());
+      else await this.writer!.writeAsync(image);
     } catch (e) {
+      if (e instanceof RoadsegError) throw e;
       throw new RoadsegError(`writing frame ${frame.meta.index} to ${this.path} failed: ${messageOf(e)}`, { where: this.path, exitCode: ExitCode.output });
     }
     this.frames++;
   }
 
-  close(): void {
+  async close(): Promise<void> {
     this.writer?.release();
     this.writer = undefined;
+    const encoder = this.encoder;
+    this.encoder = undefined;
+    await encoder?.close();
   }
 
   stats(): Record<string, number | string> {
@@ -89,9 +110,9 @@ export class VideoFileSink implements Sink {
   }
 
   /**
-   * Room to finish the file, judged from the frames so far. The encoder holds up to ~50 frames
-   * (x264's lookahead and B-frames) and writes them, and the index, only at the end: keep room for
-   * 60 average frames and 2 MiB.
+   * Room to finish the file, judged from the frames so far. The encoder holds some frames (x264's
+   * lookahead, B-frames and frame threads: ~50 at OpenCV's settings; ffmpeg reports its count) and
+   * writes them, and the index, only at the end: keep room for those frames, 10 more, and 2 MiB.
    */
   private checkRoom(index: number): void {
     let written = 0;
@@ -100,8 +121,10 @@ export class VideoFileSink implements Sink {
     } catch {
       written = 0;
     }
-    const perFrame = written / Math.max(1, this.frames - encoderDelayFrames);
-    const needed = 2 * 1024 * 1024 + 60 * perFrame;
+    // Frames given to the encoder and not yet in the file, and the size of those that are.
+    const pending = this.encoder ? this.frames - this.encoder.framesEncoded : openCvEncoderDelayFrames;
+    const perFrame = this.encoder && this.encoder.framesEncoded === 0 ? 0 : written / Math.max(1, this.frames - pending);
+    const needed = 2 * 1024 * 1024 + (pending + 10) * perFrame;
     const fs = statfsSync(dirname(resolve(this.path)));
     const free = fs.bavail * fs.bsize;
     const problem =
