@@ -2,37 +2,82 @@
  * `npm run bench`: speed of the streaming graph against the model alone, measured side by side in
  * one run on one real clip (these machines are noisy: compare the ratios, not absolute fps).
  *
- *   bare       the engine alone on tensors prepared beforehand (the ceiling)
- *   pipeline   the whole graph with no sinks
- *   sinks      the graph with the video file and signal sinks
+ *   bare       the engine alone on tensors prepared beforehand (the ceiling), fp32 and int8
+ *   pipeline   the whole graph with no sinks, and with the video file and signal sinks, each
+ *              precision; the precisions alternate within each round so that drift in machine load
+ *              hits both alike
  *   websocket  the graph with 20 reading websocket clients and one stalled, over no clients
+ *   latency    live sources: end-to-end latency with 1 and 2 frames in flight, on the clip paced
+ *              in real time and on an MJPEG-over-HTTP stream served by a local ffmpeg
  *
- * Usage: npm run bench [-- --clip PATH --frames N --json FILE --models-dir DIR]
+ * `--in-memory` runs the graph from frames decoded into memory beforehand (no video decoding, no
+ * sinks) against bare inference, on the provider `--device` picks: pipeline fps over bare
+ * inference where decoding is not the question (a GPU machine).
+ *
+ * Usage: npm run bench [-- --clip PATH --frames N --rounds N --json FILE --models-dir DIR
+ *                          --device D --threads N --in-flight N --in-memory --no-latency]
  */
+import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { createServer } from 'node:net';
 import type { InputTensor } from '../src/core/model.js';
-import { SegmentationEngine } from '../src/engine/engine.js';
+import { SegmentationEngine, type EngineOptions } from '../src/engine/engine.js';
+import { getManifest } from '../src/engine/registry.js';
 import { packageRoot } from '../src/util/package.js';
 import { createPipeline } from '../src/app/open.js';
+import { defaultInFlight, type PipelineConfigInput } from '../src/app/config.js';
 import { openSource } from '../src/app/sources.js';
 import { isStale } from '../src/core/frame.js';
+import type { FrameSource } from '../src/core/source.js';
 import { toBgr, packInput } from '../src/stages/preprocess.js';
+import type { DeviceChoice } from '../src/engine/devices.js';
+import type { RunSummary } from '../src/pipeline/graph.js';
+import { MemorySource } from './memory-source.js';
 import { benchWebsocket } from './websocket.js';
 
 const { values: args } = parseArgs({
   options: {
     clip: { type: 'string', default: join(packageRoot, '..', 'shared', 'data', 'videos', 'udacity_vehicledet_pr2_test_small1.mp4') },
+    mjpeg: { type: 'string', default: join(packageRoot, '..', 'shared', 'data', 'videos', 'derived_camvid_0016E5_15fps_from_labelled_frames.mp4') },
     frames: { type: 'string', default: '60' },
+    rounds: { type: 'string', default: '2' },
+    'latency-seconds': { type: 'string', default: '10' },
     json: { type: 'string' },
     'models-dir': { type: 'string' },
+    device: { type: 'string', default: 'cpu' },
+    threads: { type: 'string' },
+    'in-flight': { type: 'string' },
+    'in-memory': { type: 'boolean', default: false },
+    'no-latency': { type: 'boolean', default: false },
+    'no-websocket': { type: 'boolean', default: false },
   },
 });
 const clip = resolve(args.clip!);
 const frames = Number(args.frames);
+const rounds = Number(args.rounds);
 const modelsDir = args['models-dir'];
+const device = args.device as DeviceChoice;
+const threads = args.threads ? Number(args.threads) : undefined;
+const inFlight = args['in-flight'] ? Number(args['in-flight']) : undefined;
+const log = (l: string) => process.stderr.write(`bench: ${l}\n`);
+
+const precisions = ['fp32', 'int8'] as const;
+type Precision = (typeof precisions)[number];
+
+/** The engine options that select a precision of the default model. */
+function precisionOptions(p: Precision): EngineOptions {
+  if (p === 'fp32') return {};
+  // Until precision is a manifest option: the default manifest with the int8 weights.
+  const m = getManifest();
+  const dir = mkdtempSync(join(tmpdir(), 'roadseg-int8-'));
+  const { manifestPath: _, ...rest } = m;
+  const file = join(dir, `${m.id}-int8.json`);
+  writeFileSync(file, JSON.stringify({ ...rest, id: `${m.id}-int8`, default: false, weights: 'deeplabv3_mnedgetpu_slim_cityscapes_int8.onnx', sha256: 'dd54ded12e89a7871096569567e8a9d9fcbce94acb1d353492f326dad19ddca0' }));
+  return { model: file, modelsDir: modelsDir ?? join(packageRoot, '..', 'shared', 'models') };
+}
 
 async function bareFps(engine: SegmentationEngine): Promise<number> {
   const source = openSource(clip, { duration: undefined });
@@ -41,6 +86,7 @@ async function bareFps(engine: SegmentationEngine): Promise<number> {
     const f = await source.read();
     if (!f || isStale(f)) break;
     tensors.push(packInput(toBgr(f.image), engine.inputSizeFor(f.image.cols, f.image.rows), engine.manifest.input.colorOrder));
+    f.image.release();
   }
   source.close();
   const t0 = performance.now();
@@ -48,35 +94,101 @@ async function bareFps(engine: SegmentationEngine): Promise<number> {
   return frames / ((performance.now() - t0) / 1000);
 }
 
-async function pipelineFps(engine: SegmentationEngine, sinks: string[]): Promise<number> {
-  // Frames read at the clip's start: the same frames as the bare run's.
-  const p = await createPipeline({ source: clip, sinks, loop: true, modelsDir }, { engine });
+/** Runs a pipeline until `count` frames have left it (or `seconds` have passed); its summary. */
+async function runPipeline(engine: SegmentationEngine, config: Omit<PipelineConfigInput, 'source'> & { source?: string }, limit: { count?: number; seconds?: number }, source?: FrameSource): Promise<RunSummary> {
+  const p = await createPipeline({ source: clip, loop: true, modelsDir, ...(inFlight && { inFlight }), ...config }, { engine, ...(source && { source }) });
   let n = 0;
   p.results.subscribe(() => {
-    if (++n === frames) p.stop();
+    if (++n === limit.count) p.stop();
   });
-  const s = await p.run();
-  return s.fps;
+  const timer = limit.seconds ? setTimeout(() => p.stop(), limit.seconds * 1000) : undefined;
+  try {
+    return await p.run();
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
-const engine = await SegmentationEngine.create({ modelsDir, log: (l) => process.stderr.write(l + '\n') });
+const engines = {} as Record<Precision, SegmentationEngine>;
+for (const p of precisions) engines[p] = await SegmentationEngine.create({ ...precisionOptions(p), device, threads, ...(modelsDir && p === 'fp32' && { modelsDir }), log });
 const out = mkdtempSync(join(tmpdir(), 'roadseg-bench-'));
-const rows: { name: string; fps: number }[] = [];
-// Interleaved twice so that drift in machine load hits every variant alike.
-for (let round = 0; round < 2; round++) {
-  rows.push({ name: 'bare inference', fps: await bareFps(engine) });
-  rows.push({ name: 'pipeline, no sinks', fps: await pipelineFps(engine, []) });
-  rows.push({ name: 'pipeline, video + signal sinks', fps: await pipelineFps(engine, [join(out, 'overlay.mp4'), `signal:${join(out, 'signal.jsonl')}`]) });
+const rows: { name: string; precision: Precision; fps: number }[] = [];
+const memory = args['in-memory'] ? await MemorySource.decode(clip, Math.min(frames, 30)) : undefined;
+const sinkSets: [string, string[]][] = memory ? [['pipeline from memory, no sinks', []]] : [
+  ['pipeline, no sinks', []],
+  ['pipeline, video + signal sinks', [join(out, 'overlay.mp4'), `signal:${join(out, 'signal.jsonl')}`]],
+];
+let encoder = '';
+for (let round = 0; round < rounds; round++) {
+  for (const p of round % 2 ? [...precisions].reverse() : precisions) {
+    rows.push({ name: 'bare inference', precision: p, fps: await bareFps(engines[p]) });
+    for (const [name, sinks] of sinkSets) {
+      const s = await runPipeline(engines[p], { sinks }, { count: frames }, memory);
+      rows.push({ name, precision: p, fps: s.fps });
+      for (const [sink, c] of Object.entries(s.sinks)) if (sink.startsWith('video')) encoder = String(c.codec);
+    }
+  }
 }
-await engine.dispose();
-const ws = await benchWebsocket({ clip, frames, modelsDir });
+memory?.dispose();
 
-const best = (name: string) => Math.max(...rows.filter((r) => r.name === name).map((r) => r.fps));
-const bare = best('bare inference');
-const table = ['bare inference', 'pipeline, no sinks', 'pipeline, video + signal sinks'].map((name) => ({ name, fps: best(name), ratio: best(name) / bare }));
-const header = `clip ${clip.split('/').pop()}, ${frames} frames per variant, model ${engine.manifest.id} on ${engine.provider}, best of 2 interleaved rounds`;
-console.log(header);
-console.log('| variant | fps | ratio to bare inference |\n|---|---|---|');
-for (const r of table) console.log(`| ${r.name} | ${r.fps.toFixed(2)} | ${r.ratio.toFixed(2)} |`);
-console.log(`\nwebsocket: ${ws.fpsWithClients.toFixed(2)} fps with 20 reading clients + 1 stalled, ${ws.fpsNoClients.toFixed(2)} fps with none: ratio ${ws.ratio.toFixed(2)} (CPU ms/frame ${ws.cpuMsPerFrameWithClients.toFixed(0)} vs ${ws.cpuMsPerFrameNoClients.toFixed(0)})`);
-if (args.json) writeFileSync(args.json, JSON.stringify({ clip, frames, model: engine.manifest.id, device: engine.provider, rows, table, websocket: ws }, null, 2));
+/** Live latency: in-flight 1 and 2 on the realtime-paced clip and on an MJPEG stream (default precision: int8). */
+interface LatencyRow { source: string; inFlight: number; fps: number; p50: number; p95: number; inferP50: number; frameIntervalMs: number; goalMs: number; dropped: number }
+const latency: LatencyRow[] = [];
+if (!args['no-latency'] && !memory) {
+  const seconds = Number(args['latency-seconds']);
+  const measure = async (label: string, config: Omit<PipelineConfigInput, 'source'> & { source?: string }, fps: number, n: number) => {
+    const s = await runPipeline(engines.int8, { ...config, inFlight: n, sinks: [] }, { seconds });
+    const e2e = s.latencyMs.endToEnd;
+    const inferP50 = s.latencyMs.infer.p50;
+    const frameIntervalMs = 1000 / fps;
+    latency.push({ source: label, inFlight: n, fps: s.fps, p50: e2e.p50, p95: e2e.p95, inferP50, frameIntervalMs, goalMs: 1.5 * (inferP50 + frameIntervalMs), dropped: Object.values(s.drops).reduce((a, b) => a + b, 0) });
+  };
+  for (const n of [1, 2, 1, 2]) await measure('clip --realtime', { realtime: true }, 25, n);
+  for (const n of [1, 2, 1, 2]) {
+    const { url, stop } = await serveMjpeg(resolve(args.mjpeg!));
+    try {
+      await measure('MJPEG over HTTP', { source: url, loop: false }, 15, n);
+    } finally {
+      stop();
+    }
+  }
+}
+for (const e of Object.values(engines)) await e.dispose();
+const ws = memory || args['no-websocket'] ? undefined : await benchWebsocket({ clip, frames, modelsDir });
+
+const best = (name: string, p: Precision) => Math.max(...rows.filter((r) => r.name === name && r.precision === p).map((r) => r.fps));
+const names = ['bare inference', ...sinkSets.map(([n]) => n)];
+const provider = engines.fp32.provider;
+console.log(`clip ${clip.split('/').pop()}${memory ? ' (decoded into memory)' : ''}, ${frames} frames per variant, best of ${rounds} rounds, fp32 and int8 alternated in each`);
+console.log(`settings: model ${engines.fp32.manifest.id} on ${provider}; ${availableParallelism()} cores; inference threads ${threads ?? `default (${availableParallelism()})`}; UV_THREADPOOL_SIZE ${process.env.UV_THREADPOOL_SIZE ?? 'default (4)'}; in flight ${inFlight ?? `default (${defaultInFlight.lossless} files, ${defaultInFlight.freshest} live)`}${encoder ? `; video ${encoder}` : ''}`);
+console.log('| variant | fp32 fps | int8 fps | int8 / fp32 | fp32 ratio to bare | int8 ratio to bare |\n|---|---|---|---|---|---|');
+for (const name of names) {
+  const f = best(name, 'fp32');
+  const i = best(name, 'int8');
+  console.log(`| ${name} | ${f.toFixed(2)} | ${i.toFixed(2)} | ${(i / f).toFixed(2)} | ${(f / best('bare inference', 'fp32')).toFixed(2)} | ${(i / best('bare inference', 'int8')).toFixed(2)} |`);
+}
+if (!memory) {
+  const goal = best('pipeline, video + signal sinks', 'int8') / best('pipeline, video + signal sinks', 'fp32');
+  console.log(`\npipeline with video + signal: int8 ${goal.toFixed(2)}x fp32 (goal >= 1.8), ${(best('pipeline, video + signal sinks', 'int8') / best('bare inference', 'int8')).toFixed(2)} of bare int8 inference (goal >= 0.85)`);
+}
+if (latency.length) {
+  console.log('\nlive latency (int8, no sinks): end-to-end ms from capture to the sinks');
+  console.log('| source | in flight | fps | p50 | p95 | inference p50 | goal p95 <= 1.5 x (inference p50 + frame interval) | dropped |\n|---|---|---|---|---|---|---|---|');
+  for (const l of latency) console.log(`| ${l.source} | ${l.inFlight} | ${l.fps.toFixed(2)} | ${l.p50.toFixed(0)} | ${l.p95.toFixed(0)} | ${l.inferP50.toFixed(0)} | ${l.goalMs.toFixed(0)} ${l.p95 <= l.goalMs ? 'met' : 'missed'} | ${l.dropped} |`);
+}
+if (ws) console.log(`\nwebsocket: ${ws.fpsWithClients.toFixed(2)} fps with 20 reading clients + 1 stalled, ${ws.fpsNoClients.toFixed(2)} fps with none: ratio ${ws.ratio.toFixed(2)} (CPU ms/frame ${ws.cpuMsPerFrameWithClients.toFixed(0)} vs ${ws.cpuMsPerFrameNoClients.toFixed(0)})`);
+if (args.json) writeFileSync(args.json, JSON.stringify({ clip, frames, rounds, model: engines.fp32.manifest.id, device: provider, threads, inFlight, encoder, rows, latency, websocket: ws }, null, 2));
+
+/** An MJPEG-over-HTTP stream of a clip, in real time, as an IP camera serves one (one client). */
+async function serveMjpeg(file: string): Promise<{ url: string; stop: () => void }> {
+  const port = await new Promise<number>((res) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => res(port));
+    });
+  });
+  const url = `http://127.0.0.1:${port}/cam.mjpg`;
+  const child = spawn('ffmpeg', ['-nostdin', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', file, '-an', '-c:v', 'mjpeg', '-q:v', '6', '-f', 'mpjpeg', '-listen', '1', url], { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 1000));
+  return { url, stop: () => child.kill('SIGKILL') };
+}
