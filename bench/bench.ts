@@ -35,7 +35,7 @@ import type { FrameSource } from '../src/core/source.js';
 import { toBgr, packInput } from '../src/stages/preprocess.js';
 import type { DeviceChoice } from '../src/engine/devices.js';
 import type { RunSummary } from '../src/pipeline/graph.js';
-import { MemorySource } from './memory-source.js';
+import { DecodedFrames } from './memory-source.js';
 import { benchWebsocket } from './websocket.js';
 
 const { values: args } = parseArgs({
@@ -113,7 +113,7 @@ const engines = {} as Record<Precision, SegmentationEngine>;
 for (const p of precisions) engines[p] = await SegmentationEngine.create({ ...precisionOptions(p), device, threads, ...(modelsDir && p === 'fp32' && { modelsDir }), log });
 const out = mkdtempSync(join(tmpdir(), 'roadseg-bench-'));
 const rows: { name: string; precision: Precision; fps: number }[] = [];
-const memory = args['in-memory'] ? await MemorySource.decode(clip, Math.min(frames, 30)) : undefined;
+const memory = args['in-memory'] ? await DecodedFrames.decode(clip, Math.min(frames, 30)) : undefined;
 const sinkSets: [string, string[]][] = memory ? [['pipeline from memory, no sinks', []]] : [
   ['pipeline, no sinks', []],
   ['pipeline, video + signal sinks', [join(out, 'overlay.mp4'), `signal:${join(out, 'signal.jsonl')}`]],
@@ -123,7 +123,7 @@ for (let round = 0; round < rounds; round++) {
   for (const p of round % 2 ? [...precisions].reverse() : precisions) {
     rows.push({ name: 'bare inference', precision: p, fps: await bareFps(engines[p]) });
     for (const [name, sinks] of sinkSets) {
-      const s = await runPipeline(engines[p], { sinks }, { count: frames }, memory);
+      const s = await runPipeline(engines[p], { sinks }, { count: frames }, memory?.source());
       rows.push({ name, precision: p, fps: s.fps });
       for (const [sink, c] of Object.entries(s.sinks)) if (sink.startsWith('video')) encoder = String(c.codec);
     }

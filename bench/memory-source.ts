@@ -1,5 +1,5 @@
 /**
- * A source of frames decoded into memory beforehand, served in a loop: the graph's fps without
+ * Frames decoded into memory beforehand, served in a loop as a source: the graph's fps without
  * video decoding (`npm run bench -- --in-memory`), for machines where decoding is not what is
  * measured (a GPU machine: pipeline fps over bare inference). Each frame handed out is a copy, as
  * the graph releases the frames it is given.
@@ -9,20 +9,14 @@ import type { FrameSource } from '../src/core/source.js';
 import type { Mat } from '../src/util/cv.js';
 import { openSource } from '../src/app/sources.js';
 
-export class MemorySource implements FrameSource {
-  readonly info: StreamInfo;
-  private next = 0;
-  private closed = false;
-
+export class DecodedFrames {
   private constructor(
     private readonly images: Mat[],
-    info: StreamInfo,
-  ) {
-    this.info = { ...info, uri: `memory:${info.uri}`, frameCount: undefined };
-  }
+    private readonly info: StreamInfo,
+  ) {}
 
   /** Decodes up to `count` frames of `uri` now. */
-  static async decode(uri: string, count: number): Promise<MemorySource> {
+  static async decode(uri: string, count: number): Promise<DecodedFrames> {
     const source = openSource(uri);
     const images: Mat[] = [];
     try {
@@ -34,21 +28,29 @@ export class MemorySource implements FrameSource {
     } finally {
       source.close();
     }
-    return new MemorySource(images, source.info);
+    return new DecodedFrames(images, source.info);
   }
 
-  read(): Promise<Frame | null> {
-    if (this.closed || this.images.length === 0) return Promise.resolve(null);
-    const index = this.next++;
-    const image = this.images[index % this.images.length]!.copy();
-    return Promise.resolve({ sourceId: this.info.sourceId, index, ptsMs: (index * 1000) / this.info.fps, captureTimeMs: Date.now(), image });
+  /** A new source over the frames, from the first (one per run: the graph closes its source). */
+  source(): FrameSource {
+    const { images } = this;
+    const info: StreamInfo = { ...this.info, uri: `memory:${this.info.uri}`, frameCount: undefined };
+    let next = 0;
+    let closed = false;
+    return {
+      info,
+      read(): Promise<Frame | null> {
+        if (closed || images.length === 0) return Promise.resolve(null);
+        const index = next++;
+        const image = images[index % images.length]!.copy();
+        return Promise.resolve({ sourceId: info.sourceId, index, ptsMs: (index * 1000) / info.fps, captureTimeMs: Date.now(), image });
+      },
+      close() {
+        closed = true;
+      },
+    };
   }
 
-  close(): void {
-    this.closed = true;
-  }
-
-  /** Frees the decoded frames (close only ends the stream, so the frames can serve several runs). */
   dispose(): void {
     for (const m of this.images) m.release();
     this.images.length = 0;
