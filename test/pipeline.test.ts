@@ -76,12 +76,18 @@ describe('policies', () => {
 });
 
 describe('stopping', () => {
-  it('SIGINT in mid-run leaves a playable video and complete signal lines', async () => {
+  /** A looping run with video and signal outputs, once more than `lines` signal lines are out. */
+  async function loopingRun(lines: number) {
     const out = tempDir();
     const video = join(out, 'o.mp4');
     const signal = join(out, 's.jsonl');
     const run = startCli(['run', shortClip, '--loop', video, '--signal', signal, ...fast]);
-    await waitFor(() => existsSync(signal) && readFileSync(signal, 'utf8').split('\n').length > 15, 60_000);
+    await waitFor(() => existsSync(signal) && readFileSync(signal, 'utf8').split('\n').length > lines, 60_000);
+    return { run, video, signal };
+  }
+
+  it('SIGINT in mid-run leaves a playable video and complete signal lines', async () => {
+    const { run, video, signal } = await loopingRun(15);
     run.child.kill('SIGINT');
     const r = await run.done;
     expect(r.code).toBe(130);
@@ -93,11 +99,7 @@ describe('stopping', () => {
 
   it('SIGTERM and a second SIGINT also leave valid outputs', async () => {
     for (const signals of [['SIGTERM'], ['SIGINT', 'SIGINT']] as const) {
-      const out = tempDir();
-      const video = join(out, 'o.mp4');
-      const signal = join(out, 's.jsonl');
-      const run = startCli(['run', shortClip, '--loop', video, '--signal', signal, ...fast]);
-      await waitFor(() => existsSync(signal) && readFileSync(signal, 'utf8').split('\n').length > 10, 60_000);
+      const { run, video, signal } = await loopingRun(10);
       for (const s of signals) run.child.kill(s);
       const r = await run.done;
       expect(r.code).toBe(signals[0] === 'SIGTERM' ? 143 : 130);
@@ -107,11 +109,7 @@ describe('stopping', () => {
   });
 
   it('SIGKILL: the video is still finalised (its encoder, a separate process, sees its input end)', async () => {
-    const out = tempDir();
-    const video = join(out, 'o.mp4');
-    const signal = join(out, 's.jsonl');
-    const run = startCli(['run', shortClip, '--loop', video, '--signal', signal, ...fast]);
-    await waitFor(() => existsSync(signal) && readFileSync(signal, 'utf8').split('\n').length > 10, 60_000);
+    const { run, video, signal } = await loopingRun(10);
     run.child.kill('SIGKILL');
     await run.done;
     let frames = 0;
