@@ -1,23 +1,29 @@
 /**
  * The factory at the top: opens the parts a config names (source URIs -> sources, sink URIs ->
- * sinks, model id -> engine and segmenter) and hands them to the graph. Everything is opened before
- * anything runs, so bad input fails before the first frame.
+ * sinks, model id -> engine and segmenter) and hands them to the graph. Everything is checked and
+ * opened before anything runs, so bad input fails before the first frame, and bad outputs before
+ * the model loads.
  */
 import { extname } from 'node:path';
 import type { FrameSource } from '../core/source.js';
-import type { Sink } from '../core/sink.js';
+import { checkInputSize, inputSize } from '../core/input-size.js';
+import { parseSinkUri, parseSourceUri } from '../core/uri.js';
 import { SegmentationEngine } from '../engine/engine.js';
+import { getManifest } from '../engine/registry.js';
 import { createGraph, type PipelineHandle, type SinkBinding, type SourceBinding } from '../pipeline/graph.js';
 import { Segmenter, type SignalOptions } from '../pipeline/segmenter.js';
 import { hoodLine, hoodPolygon } from '../stages/hood.js';
 import { ExitCode, RoadsegError } from '../util/errors.js';
 import { parseConfig, sourceEntries, type PipelineConfig, type PipelineConfigInput } from './config.js';
+import { claimOutputs, type OutputClaim, type OutputFile } from './outputs.js';
 import { openSink } from './sinks.js';
 import { openSource } from './sources.js';
 
 export interface PipelineOptions {
   /** An engine to use instead of creating one from the config (it is then not disposed). */
   engine?: SegmentationEngine;
+  /** Other files the caller writes for this run (the run summary), checked and locked with the sinks' files. */
+  outputs?: readonly OutputFile[];
   log?: (line: string) => void;
 }
 
@@ -34,8 +40,15 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
   const sources: SourceBinding[] = [];
   const sinks: SinkBinding[] = [];
   let engine: SegmentationEngine | undefined;
+  let outputs: OutputClaim | undefined;
   // `stop` of the handle, for sinks that end the run (a window's q / Esc); set once it exists.
   let stop = () => {};
+  // A reader of stdout that went away ends the run only when stdout was its one output.
+  const stdoutClosed = (lines: number) => {
+    log(`standard output was closed by its reader after ${lines} signal lines; the signal on stdout ends there${sinks.length > 1 ? ', the other sinks carry on' : ', stopping'}`);
+    if (sinks.length === 1) stop();
+  };
+  const deps = { stop: () => stop(), stdoutClosed, serve: config.serve };
   try {
     const taken = new Set<string>();
     for (const entry of sourceEntries(config)) {
@@ -43,11 +56,19 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
       const id = uniqueId(entry.id ?? source.info.sourceId, taken);
       sources.push({ source: id === source.info.sourceId ? source : renamed(source, id), ...(entry.live !== undefined && { live: entry.live }) });
     }
+    const manifest = opts.engine?.manifest ?? getManifest(config.model);
+    for (const { source } of sources) {
+      const frame = { width: source.info.width, height: source.info.height };
+      checkInputSize(inputSize(manifest.size, frame.width, frame.height, config.inputHeight), frame, manifest.outputs.logits, source.info.uri);
+    }
+    const perSource = (uri: string, source: FrameSource) => uri.replaceAll('{source}', fileSafe(source.info.sourceId));
+    const sinkUris = config.sinks.flatMap((uri) => (uri.includes('{source}') ? sources.map(({ source }) => perSource(uri, source)) : [uri]));
+    outputs = claimOutputs(sourceEntries(config).map((e) => parseSourceUri(e.uri)), sinkUris.map(parseSinkUri), opts.outputs);
     for (const uri of config.sinks) {
       if (uri.includes('{source}')) {
-        for (const { source } of sources) sinks.push({ sink: openSink(uri.replaceAll('{source}', fileSafe(source.info.sourceId)), { stop: () => stop(), serve: config.serve }), sourceId: source.info.sourceId });
+        for (const { source } of sources) sinks.push({ sink: openSink(perSource(uri, source), deps), sourceId: source.info.sourceId });
       } else {
-        const sink = openSink(uri, { stop: () => stop(), serve: config.serve });
+        const sink = openSink(uri, deps);
         sinks.push({ sink });
         if (sink.oneSource && sources.length > 1) {
           throw new RoadsegError(`${sink.name} takes the frames of one source, and this run has ${sources.length}`, {
@@ -62,9 +83,11 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
   } catch (e) {
     for (const { source } of sources) source.close();
     for (const { sink } of sinks) await Promise.resolve(sink.close()).catch(() => {});
+    outputs?.release();
     throw e;
   }
   const own = opts.engine ? undefined : engine;
+  const claim = outputs!;
   const segmenter = new Segmenter(engine, {
     overlay: { opacity: config.opacity },
     hud: config.hud,
@@ -87,6 +110,7 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
     log,
     dispose: async () => {
       await own?.dispose();
+      claim.release();
     },
   });
   stop = () => handle.stop();

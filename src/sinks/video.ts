@@ -6,9 +6,11 @@
  * A full disk would leave an mp4 without its index (written last), unplayable. So before each
  * frame the sink checks the free space of the output's filesystem and the process's file-size
  * limit, and stops the run with a clear error while there is still room to finalise the file.
+ *
+ * The file is created at the first frame (its path was checked before the model loaded, by
+ * src/app/outputs.ts), so a run that produces nothing leaves no empty container behind.
  */
-import { readFileSync, statSync, statfsSync } from 'node:fs';
-import { ensureOutputDir } from '../util/output.js';
+import { existsSync, readFileSync, rmSync, statSync, statfsSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
 import { cv } from '../util/cv.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
@@ -36,6 +38,7 @@ export class VideoFileSink implements Sink {
   resized = 0;
   private writer: Writer | undefined;
   private size: { width: number; height: number } | undefined;
+  private fps = 25;
   private readonly fileSizeLimit = fileSizeLimitBytes();
 
   constructor(readonly path: string) {
@@ -43,28 +46,39 @@ export class VideoFileSink implements Sink {
     if (!codecsByExtension[extname(path).toLowerCase()]) {
       throw new RoadsegError(`unsupported video file type: ${path}`, { hint: `use one of ${Object.keys(codecsByExtension).join(' ')}`, exitCode: ExitCode.usage });
     }
-    // A missing folder is created; one that cannot be fails here, before the model loads.
-    ensureOutputDir(path);
   }
 
   open(ctx: PipelineContext): void {
     this.size = { width: ctx.stream.width, height: ctx.stream.height };
-    const size = new cv.Size(ctx.stream.width, ctx.stream.height);
+    this.fps = ctx.stream.fps;
+  }
+
+  /**
+   * OpenCV's writer does not throw when FFmpeg cannot open the file (it prints a line and writes
+   * nothing), so an old file is removed first and the new one must exist afterwards.
+   */
+  private openWriter(): Writer {
+    rmSync(this.path, { force: true });
+    const size = new cv.Size(this.size!.width, this.size!.height);
     const tried: string[] = [];
     for (const codec of codecsByExtension[extname(this.path).toLowerCase()]!) {
       try {
-        const w = new cv.VideoWriter(this.path, cv.VideoWriter.fourcc(codec), ctx.stream.fps, size, true);
-        this.writer = w;
-        this.codec = codec;
-        return;
+        const w = new cv.VideoWriter(this.path, cv.VideoWriter.fourcc(codec), this.fps, size, true);
+        if (existsSync(this.path)) {
+          this.codec = codec;
+          return w;
+        }
+        w.release();
+        tried.push(`${codec}: the writer did not open the file`);
       } catch (e) {
         tried.push(`${codec}: ${messageOf(e)}`);
       }
     }
-    throw new RoadsegError(`cannot write video ${this.path}`, { where: tried.join('; '), hint: 'check that the folder is writable and the disk has space', exitCode: ExitCode.output });
+    throw new RoadsegError(`cannot write video ${this.path} (${tried.join('; ')})`, { where: resolve(this.path), hint: 'check that the folder is writable and the disk has space', exitCode: ExitCode.output });
   }
 
   async write(frame: ProcessedFrame): Promise<void> {
+    this.writer ??= this.openWriter();
     this.checkRoom(frame.meta.index);
     let image = frame.overlay;
     if (image.cols !== this.size!.width || image.rows !== this.size!.height) {
@@ -80,8 +94,11 @@ export class VideoFileSink implements Sink {
   }
 
   close(): void {
-    this.writer?.release();
+    if (!this.writer) return;
+    this.writer.release();
     this.writer = undefined;
+    // A container without a frame is no output: not left behind as an empty shell.
+    if (this.frames === 0) rmSync(this.path, { force: true });
   }
 
   stats(): Record<string, number | string> {
