@@ -4,9 +4,11 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { deviceChoices } from '../engine/devices.js';
 import { videoQualities } from '../sinks/ffmpeg-encoder.js';
-import { ExitCode, RoadsegError } from '../util/errors.js';
+import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
 
 const fraction = z.number().min(0).max(1);
+/** The most frames a run may hold decoded and not yet through the graph. */
+export const maxInFlight = 16;
 
 /** One source of a run with several: its URI, and options of its own over the run's. */
 export const SourceEntrySchema = z
@@ -89,7 +91,7 @@ export const PipelineConfigSchema = z
     /** Column bands of the free-space boundary. */
     freeSpaceColumns: z.number().int().min(1).max(1024).default(32),
     /** Frames decoded but not yet through the graph, at most; default by policy: `defaultInFlight`. */
-    inFlight: z.number().int().min(1).max(16).optional(),
+    inFlight: z.number().int().min(1).max(maxInFlight).optional(),
     /** Websocket server options (for ws:// sinks). */
     serve: z
       .object({
@@ -135,25 +137,40 @@ export function sourceEntries(config: PipelineConfig): (SourceEntry & Required<P
 }
 export type PipelineConfigInput = z.input<typeof PipelineConfigSchema>;
 
+const configHint = 'each key and its type are listed under "Pipeline config file" in docs/cli.md';
+
 export function parseConfig(input: unknown, where = 'pipeline config'): PipelineConfig {
   const r = PipelineConfigSchema.safeParse(input);
-  if (!r.success) throw new RoadsegError(`invalid pipeline config: ${z.prettifyError(r.error)}`, { where, hint: 'see "Pipeline config file" in docs/cli.md', exitCode: ExitCode.usage });
+  if (!r.success) throw new RoadsegError(`invalid pipeline config: ${z.prettifyError(r.error)}`, { where, hint: configHint, exitCode: ExitCode.usage });
   if (!r.data.source && r.data.sources.length === 0) {
     throw new RoadsegError('no source given', { where, hint: 'roadseg run <video|camera:N|rtsp://...|folder> [sinks...], --source URI (repeatable), or "source"/"sources" in a config file', exitCode: ExitCode.usage });
   }
   return r.data;
 }
 
+/**
+ * Reads a config file: a JSON object (a UTF-8 byte-order mark is accepted), each key checked
+ * against the schema here, so a wrong shape is named by its key and expected type before flags
+ * are merged into it.
+ */
 export function readConfigFile(path: string): Record<string, unknown> {
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
-  } catch {
-    throw new RoadsegError(`config file not found: ${path}`, { where: resolve(path), exitCode: ExitCode.usage });
-  }
-  try {
-    return JSON.parse(text) as Record<string, unknown>;
   } catch (e) {
-    throw new RoadsegError(`config file is not valid JSON: ${(e as Error).message}`, { where: resolve(path), exitCode: ExitCode.usage });
+    throw new RoadsegError(`cannot read the config file ${path}: ${messageOf(e)}`, { where: resolve(path), hint: 'check the path given to --config', exitCode: ExitCode.usage });
   }
+  let value: unknown;
+  try {
+    value = JSON.parse(text.replace(/^\uFEFF/, ''));
+  } catch (e) {
+    throw new RoadsegError(`config file is not valid JSON: ${messageOf(e)}`, { where: resolve(path), hint: 'a pipeline config is one JSON object, e.g. {"source": "clip.mp4", "sinks": ["out.mp4"]}', exitCode: ExitCode.usage });
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    const got = value === null ? 'null' : Array.isArray(value) ? 'an array' : `a ${typeof value}`;
+    throw new RoadsegError(`config file must hold a JSON object, got ${got}`, { where: resolve(path), hint: 'a pipeline config is one JSON object, e.g. {"source": "clip.mp4", "sinks": ["out.mp4"]}', exitCode: ExitCode.usage });
+  }
+  const r = PipelineConfigSchema.partial().safeParse(value);
+  if (!r.success) throw new RoadsegError(`invalid pipeline config: ${z.prettifyError(r.error)}`, { where: resolve(path), hint: configHint, exitCode: ExitCode.usage });
+  return value as Record<string, unknown>;
 }

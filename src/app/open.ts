@@ -1,17 +1,21 @@
 /**
  * The factory at the top: opens the parts a config names (source URIs -> sources, sink URIs ->
- * sinks, model id -> engine and segmenter) and hands them to the graph. Everything is opened before
- * anything runs, so bad input fails before the first frame.
+ * sinks, model id -> engine and segmenter) and hands them to the graph. Everything is checked and
+ * opened before anything runs, so bad input fails before the first frame, and bad outputs before
+ * the model loads.
  */
 import { extname } from 'node:path';
 import type { FrameSource } from '../core/source.js';
-import type { Sink } from '../core/sink.js';
+import { checkInputSize, inputSize } from '../core/input-size.js';
+import { parseSinkUri, parseSourceUri } from '../core/uri.js';
 import { SegmentationEngine } from '../engine/engine.js';
+import { getManifest } from '../engine/registry.js';
 import { createGraph, type PipelineHandle, type SinkBinding, type SourceBinding } from '../pipeline/graph.js';
 import { Segmenter, type SignalOptions } from '../pipeline/segmenter.js';
 import { hoodLine, hoodPolygon } from '../stages/hood.js';
 import { ExitCode, RoadsegError } from '../util/errors.js';
 import { defaultInFlight, parseConfig, sourceEntries, type PipelineConfig, type PipelineConfigInput } from './config.js';
+import { claimOutputs, type OutputClaim, type OutputFile } from './outputs.js';
 import { openSink } from './sinks.js';
 import { openSource } from './sources.js';
 
@@ -20,6 +24,8 @@ export interface PipelineOptions {
   engine?: SegmentationEngine;
   /** A source to use instead of opening the config's first source (benchmarks: frames held in memory). */
   source?: FrameSource;
+  /** Other files the caller writes for this run (the run summary), checked and locked with the sinks' files. */
+  outputs?: readonly OutputFile[];
   log?: (line: string) => void;
 }
 
@@ -36,8 +42,15 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
   const sources: SourceBinding[] = [];
   const sinks: SinkBinding[] = [];
   let engine: SegmentationEngine | undefined;
+  let outputs: OutputClaim | undefined;
   // `stop` of the handle, for sinks that end the run (a window's q / Esc); set once it exists.
   let stop = () => {};
+  // A reader of stdout that went away ends the run only when stdout was its one output.
+  const stdoutClosed = (lines: number) => {
+    log(`standard output was closed by its reader after ${lines} signal lines; the signal on stdout ends there${sinks.length > 1 ? ', the other sinks carry on' : ', stopping'}`);
+    if (sinks.length === 1) stop();
+  };
+  const deps = { stop: () => stop(), stdoutClosed, serve: config.serve, videoQuality: config.videoQuality };
   try {
     const taken = new Set<string>();
     for (const [i, entry] of sourceEntries(config).entries()) {
@@ -47,11 +60,19 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
       const inFlight = config.inFlight ?? defaultInFlight[live ? 'freshest' : 'lossless'];
       sources.push({ source: id === source.info.sourceId ? source : renamed(source, id), live, inFlight });
     }
+    const manifest = opts.engine?.manifest ?? getManifest(config.model);
+    for (const { source } of sources) {
+      const frame = { width: source.info.width, height: source.info.height };
+      checkInputSize(inputSize(manifest.size, frame.width, frame.height, config.inputHeight), frame, manifest.outputs.logits, source.info.uri);
+    }
+    const perSource = (uri: string, source: FrameSource) => uri.replaceAll('{source}', fileSafe(source.info.sourceId));
+    const sinkUris = config.sinks.flatMap((uri) => (uri.includes('{source}') ? sources.map(({ source }) => perSource(uri, source)) : [uri]));
+    outputs = claimOutputs(sourceEntries(config).map((e) => parseSourceUri(e.uri)), sinkUris.map(parseSinkUri), opts.outputs);
     for (const uri of config.sinks) {
       if (uri.includes('{source}')) {
-        for (const { source } of sources) sinks.push({ sink: openSink(uri.replaceAll('{source}', fileSafe(source.info.sourceId)), { stop: () => stop(), serve: config.serve, videoQuality: config.videoQuality }), sourceId: source.info.sourceId });
+        for (const { source } of sources) sinks.push({ sink: openSink(perSource(uri, source), deps), sourceId: source.info.sourceId });
       } else {
-        const sink = openSink(uri, { stop: () => stop(), serve: config.serve, videoQuality: config.videoQuality });
+        const sink = openSink(uri, deps);
         sinks.push({ sink });
         if (sink.oneSource && sources.length > 1) {
           throw new RoadsegError(`${sink.name} takes the frames of one source, and this run has ${sources.length}`, {
@@ -66,9 +87,11 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
   } catch (e) {
     for (const { source } of sources) source.close();
     for (const { sink } of sinks) await Promise.resolve(sink.close()).catch(() => {});
+    outputs?.release();
     throw e;
   }
   const own = opts.engine ? undefined : engine;
+  const claim = outputs!;
   const segmenter = new Segmenter(engine, {
     overlay: { opacity: config.opacity },
     hud: config.hud,
@@ -91,6 +114,7 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
     log,
     dispose: async () => {
       await own?.dispose();
+      claim.release();
     },
   });
   stop = () => handle.stop();

@@ -1,11 +1,6 @@
-/**
- * Sinks chosen by URI-like strings, as jetson-inference's videoOutput: a video file (.mp4 .mkv
- * .avi .mov), a signal file (.jsonl, .ndjson, signal:PATH, or - for stdout), `window`, a
- * websocket server (ws://[host]:port), or a message broker (mqtt[s]://HOST:PORT/TOPIC,
- * redis[s]://HOST:PORT/DB?stream=KEY).
- */
-import { extname } from 'node:path';
+/** Opens the sink a URI names (classified once, by src/core/uri.ts). */
 import type { Sink } from '../core/sink.js';
+import { parseSinkUri } from '../core/uri.js';
 import { MqttSink } from '../sinks/mqtt.js';
 import { RedisStreamSink } from '../sinks/redis-stream.js';
 import { SignalSink } from '../sinks/signal.js';
@@ -13,26 +8,30 @@ import { VideoFileSink } from '../sinks/video.js';
 import type { VideoQuality } from '../sinks/ffmpeg-encoder.js';
 import { WebSocketSink, type ServeOptions } from '../sinks/websocket.js';
 import { WindowSink } from '../sinks/window.js';
-import { ExitCode, RoadsegError } from '../util/errors.js';
 
 export interface SinkDeps {
   /** Asks the pipeline to stop gracefully (a window's q / Esc). */
   stop: () => void;
+  /** The reader of standard output went away (`| head`): the stdout signal sink has ended. */
+  stdoutClosed: (lines: number) => void;
   serve: ServeOptions;
   videoQuality?: VideoQuality;
 }
 
 export function openSink(uri: string, deps: SinkDeps): Sink {
-  if (uri === 'window' || uri === 'display://') return new WindowSink(deps.stop);
-  if (uri === '-' || uri === 'signal:-') return new SignalSink('-');
-  if (uri.startsWith('signal:')) return new SignalSink(uri.slice('signal:'.length));
-  if (/^mqtts?:\/\//i.test(uri)) return new MqttSink(uri);
-  if (/^rediss?:\/\//i.test(uri)) return new RedisStreamSink(uri);
-  const ext = extname(uri).toLowerCase();
-  if (ext === '.jsonl' || ext === '.ndjson') return new SignalSink(uri);
-  if (/^ws:\/\//i.test(uri)) return new WebSocketSink(uri, deps.serve);
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) {
-    throw new RoadsegError(`unknown sink URI: ${uri}`, { hint: 'sinks: out.mp4, signal.jsonl, signal:PATH, -, window, ws://127.0.0.1:PORT, mqtt://HOST:PORT/TOPIC, redis://HOST:PORT/DB?stream=KEY', exitCode: ExitCode.usage });
+  const parsed = parseSinkUri(uri);
+  switch (parsed.kind) {
+    case 'window':
+      return new WindowSink(deps.stop);
+    case 'signal':
+      return new SignalSink(parsed.path, { onReaderGone: deps.stdoutClosed });
+    case 'websocket':
+      return new WebSocketSink(parsed.uri, deps.serve);
+    case 'mqtt':
+      return new MqttSink(parsed.uri);
+    case 'redis':
+      return new RedisStreamSink(parsed.uri);
+    case 'video':
+      return new VideoFileSink(parsed.path, deps.videoQuality);
   }
-  return new VideoFileSink(uri, deps.videoQuality);
 }

@@ -1,30 +1,25 @@
-/**
- * Sources chosen by URI-like strings, as jetson-inference's videoSource: a video file, an image
- * file / folder / glob, `camera:N` or `/dev/videoN`, or a network stream (rtsp://, http://, ...).
- */
-import { existsSync, statSync } from 'node:fs';
+/** Opens the source a URI names (classified once, by src/core/uri.ts), windowed by start/duration/stride/loop. */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { ExitCode, RoadsegError } from '../util/errors.js';
 import type { FrameSource, SourceOptions } from '../core/source.js';
+import { parseSourceUri } from '../core/uri.js';
 import { ImageFolderSource } from '../sources/image-folder.js';
-import { isImagePath } from '../sources/images.js';
 import { openCameraSource, openStreamSource } from '../sources/live.js';
 import { openVideoFile } from '../sources/video.js';
-
-const streamSchemes = /^(rtsp|rtsps|rtmp|http|https|udp|tcp|srt):\/\//i;
+import { windowed } from '../sources/frame-window.js';
 
 export function openSource(uri: string, opts: SourceOptions = {}): FrameSource {
-  const camera = /^camera:(\d+)$/.exec(uri) ?? /^\/dev\/video(\d+)$/.exec(uri);
-  if (camera) return openCameraSource(Number(camera[1]), uri, opts);
-  if (streamSchemes.test(uri)) return openStreamSource(uri, opts);
-  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(uri)) {
-    throw new RoadsegError(`unknown source URI scheme: ${uri}`, {
-      hint: 'sources: a video file, an image file/folder/glob, camera:N, /dev/videoN, rtsp://, rtmp://, http(s)://, udp://, tcp://, srt://',
-      exitCode: ExitCode.usage,
-    });
+  const parsed = parseSourceUri(uri);
+  switch (parsed.kind) {
+    case 'camera':
+      return windowed(openCameraSource(parsed.index, uri), opts);
+    case 'stream':
+      return windowed(openStreamSource(uri, opts), opts);
+    case 'images':
+      if (!/[*?]/.test(uri) && !existsSync(uri)) throw new RoadsegError(`input not found: ${uri}`, { where: resolve(uri), hint: 'check the path', exitCode: ExitCode.input });
+      return windowed(new ImageFolderSource(parsed.path, opts), opts);
+    case 'video':
+      return windowed(openVideoFile(parsed.path, opts), opts);
   }
-  if (/[*?]/.test(uri) || (existsSync(uri) && statSync(uri).isDirectory()) || isImagePath(uri)) {
-    if (!/[*?]/.test(uri) && !existsSync(uri)) throw new RoadsegError(`input not found: ${uri}`, { hint: 'check the path', exitCode: ExitCode.input });
-    return new ImageFolderSource(uri, opts);
-  }
-  return openVideoFile(uri, opts);
 }

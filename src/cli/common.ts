@@ -1,8 +1,9 @@
 import { Option, type Command } from 'commander';
 import { deviceChoices, type DeviceChoice } from '../engine/devices.js';
-import { SegmentationEngine } from '../engine/engine.js';
+import type { SegmentationEngine } from '../engine/engine.js';
 import type { HoodConfig, PipelineConfigInput } from '../app/config.js';
 import { maxSmooth } from '../app/config.js';
+import { maxInputHeight } from '../core/input-size.js';
 import { ExitCode, RoadsegError } from '../util/errors.js';
 import { intArg, numberArg, stderrLog } from './args.js';
 
@@ -20,11 +21,13 @@ export function addEngineOptions(cmd: Command): Command {
     .option('--models-dir <dir>', 'folder holding the .onnx weights (else $ROADSEG_MODELS_DIR, ./models-data, ../shared/models)')
     .addOption(new Option('-d, --device <device>', 'execution provider; an explicit one never falls back').choices(deviceChoices).default('auto'))
     .option('--threads <n>', 'CPU inference threads (default: one per core)', intArg('--threads'))
-    .option('--input-height <px>', 'model input height for dynamic-size models, snapped to the size rule (DeepLab: 16k+1, default 513)', intArg('--input-height', 17));
+    .option('--input-height <px>', `model input height for dynamic-size models, snapped to the size rule (DeepLab: 16k+1, default 513; at most ${maxInputHeight})`, intArg('--input-height', 17, maxInputHeight));
 }
 
 
-export function createEngine(flags: EngineFlags, log = stderrLog): Promise<SegmentationEngine> {
+export async function createEngine(flags: EngineFlags, log = stderrLog): Promise<SegmentationEngine> {
+  // Loaded here, not at start-up: a usage error is then reported without loading onnxruntime.
+  const { SegmentationEngine } = await import('../engine/engine.js');
   return SegmentationEngine.create({
     model: flags.model,
     modelsDir: flags.modelsDir,

@@ -90,7 +90,7 @@ export async function evalSequence(flags: SequenceFlags, log: (line: string) => 
         const file = labels?.[runs[name].length - 1];
         if (!file) continue;
         // The labels' figures, computed the same way at the same size and with the same hood.
-        const target = sampleLabels(matToLabels(readImage(file, cv.IMREAD_GRAYSCALE)), widthOf(analysis.labels), heightOf(analysis.labels));
+        const target = sampleLabels(matToLabels(readImage(file, { flags: cv.IMREAD_GRAYSCALE })), widthOf(analysis.labels), heightOf(analysis.labels));
         const cfg = segmenter.analysisConfig;
         const t = analyse(target, cfg, undefined, analysis.hood);
         truth[name].push({ drivablePct: t.drivableFraction * 100, egoCorridorPct: t.egoFraction * 100 });

@@ -80,7 +80,7 @@ export function registerEval(program: Command): void {
     const segmenter = new Segmenter(engine);
     const matrix = new ConfusionMatrix(engine.manifest.classes, engine.manifest.voidLabel);
     for (const p of pairs) {
-      const target = matToLabels(readImage(p.label, cv.IMREAD_GRAYSCALE));
+      const target = matToLabels(readImage(p.label, { flags: cv.IMREAD_GRAYSCALE }));
       const { tensor } = segmenter.preprocess(readImage(p.image));
       const pred = sampleLabels(await engine.infer(tensor), target.shape[1]!, target.shape[0]!);
       matrix.update(pred.data, target.data);

@@ -1,20 +1,25 @@
 /**
  * `roadseg listen ws://host:port`: the reference consumer of the websocket protocol. It subscribes
  * to the signal only and prints each message as one JSON line on stdout, exactly as the JSONL sink
- * writes them. Exit status: 0 when the stream ends (or after --count lines), 2 when the server
- * refuses the token or origin, 3 when it cannot be reached or the connection is lost.
+ * writes them. A failed or lost connection (refused, no answer to the handshake within --timeout,
+ * dropped) is retried with backoff, --retries times in a row. Exit status: 0 when the stream ends
+ * (or after --count lines), 2 when the server refuses the token or origin, 3 when it cannot be
+ * reached or the connection is lost after the retries, 130 on Ctrl-C (143 on SIGTERM).
  */
 import type { Command } from 'commander';
 import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
 import { messageText, protocolVersion, type HelloMessage, type SubscribeMessage } from '../sinks/websocket-protocol.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
-import { intArg, stderrLog } from './args.js';
+import { backoffMs } from '../util/backoff.js';
+import { intArg, numberArg, stderrLog } from './args.js';
 
 interface ListenFlags {
   token?: string;
   count?: number;
   quiet?: boolean;
+  timeout?: number;
+  retries?: number;
 }
 
 export function registerListen(program: Command): void {
@@ -25,6 +30,8 @@ export function registerListen(program: Command): void {
     .option('--token <token>', 'access token the server was started with (sent as Authorization: Bearer)')
     .option('-n, --count <n>', 'exit after this many signal lines', intArg('--count'))
     .option('-q, --quiet', 'no connection messages on stderr')
+    .option('--timeout <s>', 'seconds to wait for the server to answer the websocket handshake (default 10)', numberArg('--timeout', 0.1, 3600))
+    .option('--retries <n>', 'reconnection attempts (backoff 0.5 s doubling to 8 s) after a failed or lost connection, in a row (default 3)', intArg('--retries', 0))
     .action(async (url: string, flags: ListenFlags) => {
       await listen(url, flags);
     });
@@ -59,55 +66,96 @@ function refusal(url: string, res: IncomingMessage): RoadsegError {
   });
 }
 
-function listen(url: string, flags: ListenFlags): Promise<void> {
+/** How one connection ended. `transient` failures are retried with backoff, the others end `listen`. */
+type Outcome = { kind: 'done' } | { kind: 'interrupted' } | { kind: 'fatal'; error: RoadsegError } | { kind: 'transient'; error: RoadsegError; opened: boolean };
+
+async function listen(url: string, flags: ListenFlags): Promise<void> {
   checkUrl(url);
   const log = flags.quiet ? () => {} : stderrLog;
+  const state = { lines: 0, interrupted: false, stdoutGone: false };
+  let current: WebSocket | undefined;
+  // Ctrl-C ends the listening: exit 130 (143 for SIGTERM), like any interrupted command.
+  let wake = () => {};
+  const onInterrupt = (sig: NodeJS.Signals) => {
+    if (state.interrupted) return;
+    state.interrupted = true;
+    process.exitCode = sig === 'SIGTERM' ? 143 : ExitCode.interrupted;
+    current?.close(1000, 'client interrupted');
+    current?.terminate();
+    wake();
+  };
+  process.on('SIGINT', onInterrupt);
+  process.on('SIGTERM', onInterrupt);
+  // A reader that went away (`| head`) ends the listening quietly.
+  process.stdout.on('error', () => {
+    state.stdoutGone = true;
+    current?.terminate();
+  });
+  try {
+    for (let attempt = 0; ; attempt++) {
+      const outcome = await connectOnce(url, flags, log, state, (ws) => (current = ws));
+      if (outcome.kind === 'transient' && outcome.opened) attempt = 0;
+      if (state.interrupted) {
+        log(`interrupted after ${state.lines} signal lines`);
+        return;
+      }
+      if (state.stdoutGone || outcome.kind === 'done') return;
+      if (outcome.kind === 'fatal') throw outcome.error;
+      if (outcome.kind === 'interrupted') return;
+      const retries = flags.retries ?? 3;
+      if (attempt >= retries) throw outcome.error;
+      const wait = backoffMs(attempt);
+      log(`${outcome.error.message}; retrying in ${(wait / 1000).toFixed(1)} s (retry ${attempt + 1} of ${retries})`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, wait);
+        wake = () => (clearTimeout(t), r());
+      });
+      if (state.interrupted) {
+        log(`interrupted after ${state.lines} signal lines`);
+        return;
+      }
+    }
+  } finally {
+    process.off('SIGINT', onInterrupt);
+    process.off('SIGTERM', onInterrupt);
+  }
+}
+
+function connectOnce(url: string, flags: ListenFlags, log: (line: string) => void, state: { lines: number; interrupted: boolean }, track: (ws: WebSocket) => void): Promise<Outcome> {
   const headers: Record<string, string> = flags.token ? { Authorization: `Bearer ${flags.token}` } : {};
-  return new Promise<void>((resolve, reject) => {
-    const ws = new WebSocket(url, { headers, perMessageDeflate: false });
-    let lines = 0;
+  const timeoutS = flags.timeout ?? 10;
+  return new Promise<Outcome>((resolve) => {
+    const ws = new WebSocket(url, { headers, perMessageDeflate: false, handshakeTimeout: timeoutS * 1000 });
+    track(ws);
     let settled = false;
-    const finish = (error?: RoadsegError) => {
+    let opened = false;
+    const finish = (outcome: Outcome) => {
       if (settled) return;
       settled = true;
-      process.off('SIGINT', onInterrupt);
-      process.off('SIGTERM', onInterrupt);
-      if (error) reject(error);
-      else resolve();
+      resolve(outcome);
     };
-    // Ctrl-C ends the listening, not a failure.
-    const onInterrupt = () => {
-      ws.close(1000, 'client interrupted');
-      finish();
-    };
-    process.on('SIGINT', onInterrupt);
-    process.on('SIGTERM', onInterrupt);
-    // A reader that went away (`| head`) ends the listening quietly.
-    process.stdout.on('error', () => {
-      ws.terminate();
-      finish();
-    });
+    const lost = (why: string) => new RoadsegError(`the connection to ${url} was lost (${why}) after ${state.lines} signal lines`, { where: url, hint: 'the server stopped or the network failed', exitCode: ExitCode.input });
 
     ws.on('unexpected-response', (_req, res) => {
       ws.terminate();
-      finish(refusal(url, res));
+      finish({ kind: 'fatal', error: refusal(url, res) });
     });
-    let opened = false;
     ws.on('error', (e) => {
-      if (opened) {
-        finish(new RoadsegError(`the connection to ${url} failed after ${lines} signal lines: ${messageOf(e)}`, { where: url, hint: 'the server stopped or the network failed', exitCode: ExitCode.input, cause: e }));
-        return;
-      }
+      if (state.interrupted) return finish({ kind: 'interrupted' });
+      if (opened) return finish({ kind: 'transient', opened, error: lost(messageOf(e)) });
       const code = (e as NodeJS.ErrnoException).code;
-      const what = code === 'ECONNREFUSED' ? 'connection refused' : messageOf(e);
-      finish(
-        new RoadsegError(`cannot connect to ${url}: ${what}`, {
+      const timedOut = /handshake has timed out/i.test(messageOf(e));
+      const what = code === 'ECONNREFUSED' ? 'connection refused' : timedOut ? `no answer to the websocket handshake within ${timeoutS} s` : messageOf(e);
+      finish({
+        kind: 'transient',
+        opened,
+        error: new RoadsegError(`cannot connect to ${url}: ${what}`, {
           where: url,
-          hint: 'is `roadseg run SOURCE --serve PORT` running there? check the host and port',
+          hint: timedOut ? 'something accepts connections there but does not answer as a `roadseg run --serve` server; check the port (or raise --timeout)' : 'is `roadseg run SOURCE --serve PORT` running there? check the host and port',
           exitCode: ExitCode.input,
           cause: e,
         }),
-      );
+      });
     });
     ws.on('open', () => {
       opened = true;
@@ -125,7 +173,7 @@ function listen(url: string, flags: ListenFlags): Promise<void> {
       }
       if (message.v !== protocolVersion) {
         ws.terminate();
-        finish(new RoadsegError(`the server at ${url} speaks protocol version ${String(message.v)}; this roadseg understands ${protocolVersion}`, { where: url, hint: 'use the same roadseg version on both ends', exitCode: ExitCode.input }));
+        finish({ kind: 'fatal', error: new RoadsegError(`the server at ${url} speaks protocol version ${String(message.v)}; this roadseg understands ${protocolVersion}`, { where: url, hint: 'use the same roadseg version on both ends', exitCode: ExitCode.input }) });
         return;
       }
       if (message.type === 'hello') {
@@ -138,20 +186,20 @@ function listen(url: string, flags: ListenFlags): Promise<void> {
           ws.pause();
           process.stdout.once('drain', () => ws.resume());
         }
-        lines++;
-        if (flags.count !== undefined && lines >= flags.count) {
+        state.lines++;
+        if (flags.count !== undefined && state.lines >= flags.count) {
           ws.close(1000, 'done');
-          finish();
+          finish({ kind: 'done' });
         }
       }
     });
     ws.on('close', (code, reason) => {
-      if (settled) return;
+      if (state.interrupted) return finish({ kind: 'interrupted' });
       if (code === 1000) {
-        log(`the stream ended (${lines} signal lines)`);
-        finish();
+        log(`the stream ended (${state.lines} signal lines)`);
+        finish({ kind: 'done' });
       } else {
-        finish(new RoadsegError(`the connection to ${url} was lost (code ${code}${reason.length ? `: ${reason.toString()}` : ''}) after ${lines} signal lines`, { where: url, hint: 'the server stopped or the network failed', exitCode: ExitCode.input }));
+        finish({ kind: 'transient', opened, error: lost(`code ${code}${reason.length ? `: ${reason.toString()}` : ''}`) });
       }
     });
   });

@@ -1,10 +1,18 @@
 import { Command, CommanderError } from 'commander';
-import { RoadsegError } from '../util/errors.js';
+import { existsSync } from 'node:fs';
+import { ExitCode, RoadsegError } from '../util/errors.js';
 
 const program = new Command('roadseg')
   .description('real-time semantic segmentation of driving video, with a drivable-area signal')
-  .showHelpAfterError()
+  // Usage errors are printed below, with where / hint lines like every other error.
+  .configureOutput({ outputError: () => {} })
   .exitOverride();
+
+// A reader of stdout that went away (`roadseg segment ... | head -1`) is not a failure: what goes
+// to files is still written; the signal sink on stdout counts what it could not send.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') process.stderr.write(`roadseg: standard output failed: ${e.message}\n`);
+});
 // Each command's module is loaded only when that command runs (all of them for the overall help):
 // `listen` then starts without loading OpenCV and onnxruntime.
 const commands: Record<string, () => Promise<(program: Command) => void>> = {
@@ -26,10 +34,12 @@ process.on('exit', (code) => {
 });
 
 try {
+  refuseDashedFileNames();
   await program.parseAsync(process.argv);
 } catch (e) {
   if (e instanceof CommanderError) {
-    process.exitCode = e.exitCode === 0 ? 0 : 2;
+    if (e.exitCode !== 0) process.stderr.write(usageError(e).describe() + '\n');
+    process.exitCode = e.exitCode === 0 ? 0 : ExitCode.usage;
   } else if (e instanceof RoadsegError) {
     process.stderr.write(e.describe() + '\n');
     process.exitCode = e.exitCode;
@@ -37,4 +47,36 @@ try {
     process.stderr.write(`roadseg: internal error (please report it):\n${e instanceof Error ? e.stack : String(e)}\n`);
     process.exitCode = 1;
   }
+}
+
+/**
+ * A file name starting with "-" reads as a flag, or as a short flag and its value (`-clip.mp4` is
+ * `-c lip.mp4`, a config file): an argument before `--` that names an existing file is refused.
+ */
+function refuseDashedFileNames(): void {
+  const args = process.argv.slice(2);
+  const end = args.indexOf('--');
+  for (const arg of end < 0 ? args : args.slice(0, end)) {
+    if (arg.length > 1 && arg.startsWith('-') && existsSync(arg)) {
+      throw new RoadsegError(`"${arg}" is a file, but reads as a flag`, { where: `the command line: roadseg ${args.join(' ')}`, hint: dashedHint(arg), exitCode: ExitCode.usage });
+    }
+  }
+}
+
+function dashedHint(file: string): string {
+  const command = asked && asked in commands ? `roadseg ${asked}` : 'roadseg';
+  return `a file name that starts with "-" reads as a flag: write ./${file}, or put -- before it (${command} [flags] -- ${file} ...)`;
+}
+
+/** Commander's usage errors as RoadsegErrors: the command line as `where`, what to do as `hint`. */
+function usageError(e: CommanderError): RoadsegError {
+  const args = process.argv.slice(2);
+  const command = asked && asked in commands ? `roadseg ${asked}` : 'roadseg';
+  const what = e.message.replace(/^error: /, '');
+  const option = /'([^']+)'/.exec(e.message)?.[1];
+  let hint = `\`${command} --help\` lists the arguments and flags`;
+  if (e.code === 'commander.unknownOption' && option && (existsSync(option) || /\.[a-z0-9]{2,5}$/i.test(option))) {
+    hint = dashedHint(option);
+  }
+  return new RoadsegError(what, { where: `the command line: roadseg ${args.join(' ')}`, hint, exitCode: ExitCode.usage });
 }

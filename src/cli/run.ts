@@ -1,8 +1,10 @@
 import { Command, Option } from 'commander';
 import { writeFileSync } from 'node:fs';
-import { createPipeline, type Pipeline } from '../app/open.js';
+import { resolve } from 'node:path';
+import { serveSink } from '../core/uri.js';
+import type { Pipeline } from '../app/open.js';
 import type { RunSummary } from '../pipeline/graph.js';
-import { parseConfig, readConfigFile, type PipelineConfig } from '../app/config.js';
+import { maxInFlight, parseConfig, readConfigFile, type PipelineConfig } from '../app/config.js';
 import { parseCorridor } from '../stages/drivable.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
 import { addEngineOptions, addSignalOptions, signalConfig, type SignalFlags } from './common.js';
@@ -57,18 +59,25 @@ export function registerRun(program: Command): void {
     .option('--opacity <a>', 'class colour opacity, 0..1', numberArg('--opacity', 0, 1))
     .option('--corridor <spec>', 'ego corridor: centerX,topY,bottomY,topWidth,bottomWidth (fractions)')
     .option('--no-hud', 'no text line on the overlay')
-    .option('--in-flight <n>', 'frames in the graph at once, at most (default: 3 for files, 1 for live sources)', intArg('--in-flight'))
+    .option('--in-flight <n>', `frames in the graph at once, at most (1 to ${maxInFlight}; default: 3 for files, 1 for live sources)`, intArg('--in-flight', 1, maxInFlight))
     .option('--no-progress', 'no progress bar')
     .option('--summary <file>', 'also write the end-of-run summary as JSON');
   addSignalOptions(addEngineOptions(cmd)).action(async (source: string | undefined, sinkUris: string[], flags: RunFlags, command: Command) => {
     const config = buildConfig(source, sinkUris, flags, command);
-    const pipeline = await createPipeline(config, { log: stderrLog });
+    // Installed before the model loads: an interrupt then stops the run before its first frame.
+    const interrupted = handleSignals();
+    // Loaded here, not at start-up: a usage error is then reported without loading OpenCV and onnxruntime.
+    const { createPipeline } = await import('../app/open.js');
+    const pipeline = await createPipeline(config, { log: stderrLog, outputs: flags.summary ? [{ path: flags.summary, what: '--summary file' }] : [] }).catch((e: unknown) => {
+      interrupted.dispose();
+      throw e;
+    });
+    interrupted.attach(pipeline);
     const { stream, streams } = pipeline.context;
     for (const s of streams) {
       stderrLog(`${streams.length > 1 ? `source ${s.sourceId}: ` : ''}${s.kind} ${s.uri}: ${s.width}x${s.height} @ ${s.fps.toFixed(2)} fps${s.frameCount ? `, ${s.frameCount} frames` : ''}; ${(config.live ?? s.live) ? 'freshest-frame' : 'lossless'} policy`);
     }
     stderrLog(`sinks: ${pipeline.sinks.map((s) => s.name).join(', ') || 'none'}`);
-    const interrupted = handleSignals(pipeline);
     const progress = flags.progress !== false ? startProgress(pipeline) : undefined;
     let summary: RunSummary;
     try {
@@ -78,7 +87,7 @@ export function registerRun(program: Command): void {
       interrupted.dispose();
     }
     printSummary(summary, pipeline);
-    if (flags.summary) writeFileSync(flags.summary, JSON.stringify({ ...summary, model: pipeline.context.manifest.id, device: pipeline.context.device, source: stream, ...(streams.length > 1 && { streams }) }, null, 2) + '\n');
+    if (flags.summary) writeSummary(flags.summary, { ...summary, model: pipeline.context.manifest.id, device: pipeline.context.device, source: stream, ...(streams.length > 1 && { streams }) });
     if (interrupted.signal) process.exitCode = interrupted.signal === 'SIGTERM' ? 143 : ExitCode.interrupted;
   });
 }
@@ -93,7 +102,7 @@ function buildConfig(source: string | undefined, sinkUris: string[], flags: RunF
   const sinks = [...((base.sinks as string[] | undefined) ?? []), ...sinkUris, ...(flags.out ?? [])];
   if (flags.signal) sinks.push(flags.signal === '-' ? '-' : `signal:${flags.signal}`);
   if (flags.window) sinks.push('window');
-  if (flags.serve) sinks.push(serveUri(flags.serve));
+  if (flags.serve) sinks.push(serveSink(flags.serve).uri);
   base.sinks = sinks;
   if (flags.corridor) {
     try {
@@ -109,24 +118,36 @@ function buildConfig(source: string | undefined, sinkUris: string[], flags: RunF
   return parseConfig(base, flags.config ?? 'command line');
 }
 
-/** `8080`, `:8080`, `0.0.0.0:8080` -> ws://host:port (loopback unless a host is given). */
-export function serveUri(spec: string): string {
-  const m = /^(?:(.*):)?(\d+)$/.exec(spec);
-  if (!m) throw new RoadsegError(`--serve expects [host:]port, got "${spec}"`, { exitCode: ExitCode.usage });
-  return `ws://${m[1] || '127.0.0.1'}:${m[2]}`;
+/** The summary file was checked before the run; a failure now (the disk filled up) is still said clearly. */
+function writeSummary(path: string, summary: object): void {
+  try {
+    writeFileSync(path, JSON.stringify(summary, null, 2) + '\n');
+  } catch (e) {
+    throw new RoadsegError(`cannot write the --summary file ${path}: ${messageOf(e)}`, { where: resolve(path), hint: 'the run itself completed and its outputs are finalised', exitCode: ExitCode.output });
+  }
 }
 
-/** First SIGINT/SIGTERM: graceful stop (sinks finalised). Second: immediate stop, still finalising. */
-function handleSignals(pipeline: Pipeline) {
-  const state: { signal?: NodeJS.Signals; dispose: () => void } = { dispose: () => {} };
+/**
+ * First SIGINT/SIGTERM: graceful stop (sinks finalised). Second: immediate stop, still finalising.
+ * A signal while the model loads stops the run as soon as it exists, before its first frame.
+ */
+function handleSignals() {
+  let pipeline: Pipeline | undefined;
+  const state: { signal?: NodeJS.Signals; dispose: () => void; attach: (p: Pipeline) => void } = {
+    dispose: () => {},
+    attach: (p) => {
+      pipeline = p;
+      if (state.signal) p.stop();
+    },
+  };
   const onSignal = (sig: NodeJS.Signals) => {
     if (!state.signal) {
       state.signal = sig;
-      stderrLog(`${sig}: stopping after the frames in flight (press Ctrl-C again to stop at once)`);
-      pipeline.stop();
+      stderrLog(pipeline ? `${sig}: stopping after the frames in flight (press Ctrl-C again to stop at once)` : `${sig}: stopping once the model has loaded, before the first frame`);
+      pipeline?.stop();
     } else {
       stderrLog(`${sig} again: stopping now`);
-      pipeline.abort();
+      pipeline?.abort();
     }
   };
   process.on('SIGINT', onSignal);

@@ -13,7 +13,7 @@ import { ensureWritableDir } from '../util/output.js';
 import { addEngineOptions, createEngine, hoodArg, type EngineFlags } from './common.js';
 import type { HoodConfig } from '../app/config.js';
 import { hoodLine } from '../stages/hood.js';
-import { numberArg } from './args.js';
+import { numberArg, stderrLog } from './args.js';
 
 interface SegmentFlags extends EngineFlags {
   out: string;
@@ -37,14 +37,15 @@ export function registerSegment(program: Command): void {
   ).action(async (inputs: string[], flags: SegmentFlags) => {
     const files = expandImageInputs(inputs);
     ensureWritableDir(flags.out);
+    const outputs = outputNames(files, flags.out);
     const engine = await createEngine(flags);
     const segmenter = new Segmenter(engine, { overlay: { opacity: flags.opacity }, hud: flags.hud, analysis: flags.corridor ? { corridor: flags.corridor } : {}, signal: typeof flags.hood === 'number' ? { hood: hoodLine(flags.hood) } : {} });
     for (const file of files) {
-      const image = readImage(file);
+      const image = readImage(file, { log: stderrLog });
       // Read before segmenting: a grey or 4-channel image is converted and its Mat released.
       const { cols: width, rows: height } = image;
       const r = await segmenter.segment(image);
-      const stem = basename(file, extname(file));
+      const stem = outputs.get(file)!;
       const labelsFull = sampleLabels(r.labels, width, height);
       cv.imwrite(join(flags.out, `${stem}_overlay.png`), r.overlay);
       cv.imwrite(join(flags.out, `${stem}_labels.png`), labelsToMat(labelsFull));
@@ -63,6 +64,35 @@ export function registerSegment(program: Command): void {
     }
     await engine.dispose();
   });
+}
+
+/**
+ * Each image's output stem (`NAME` of NAME_overlay.png, NAME_labels.png, NAME.json). Two images of
+ * one name from different folders, or an output that is one of the inputs, are refused before
+ * anything is written: one would silently overwrite the other.
+ */
+function outputNames(files: readonly string[], out: string): Map<string, string> {
+  const byStem = new Map<string, string>();
+  const inputs = new Set(files.map((f) => resolve(f)));
+  for (const file of files) {
+    const stem = basename(file, extname(file));
+    const other = byStem.get(stem);
+    if (other !== undefined && resolve(other) !== resolve(file)) {
+      throw new RoadsegError(`two inputs would write the same outputs ${join(out, stem)}_{overlay,labels}.png: ${other} and ${file}`, {
+        where: `the inputs of roadseg segment`,
+        hint: 'segment images of the same name into different --out folders (one run per folder), or rename one',
+        exitCode: ExitCode.usage,
+      });
+    }
+    byStem.set(stem, file);
+    for (const suffix of ['_overlay.png', '_labels.png', '.json']) {
+      const target = resolve(out, stem + suffix);
+      if (inputs.has(target)) {
+        throw new RoadsegError(`an output would overwrite an input: ${target}`, { where: target, hint: 'write to another --out folder', exitCode: ExitCode.usage });
+      }
+    }
+  }
+  return new Map([...byStem].map(([stem, file]) => [file, stem]));
 }
 
 function parseCorridorArg(text: string): EgoCorridor {

@@ -1,3 +1,4 @@
+import { ExitCode, RoadsegError } from '../util/errors.js';
 import type { SizeRule } from './model.js';
 
 export interface InputSize {
@@ -21,4 +22,30 @@ export function inputSize(rule: SizeRule, frameWidth: number, frameHeight: numbe
   const h = snapToRule(height ?? rule.defaultHeight, rule.stride, rule.offset);
   const w = snapToRule((h * frameWidth) / frameHeight, rule.stride, rule.offset);
   return { width: w, height: h };
+}
+
+/**
+ * The largest model input roadseg runs: 4097x4097 (16.8 megapixels, a 4K frame's width at a
+ * 2305-pixel height). Far larger sizes do not fail cleanly inside the runtime (a 20000x2 picture
+ * at height 513 asks DeepLab for a 5130000x513 input and ends in a segmentation fault), so they
+ * are refused before anything runs.
+ */
+export const maxInputPixels = 4097 * 4097;
+/** The longest side --input-height may ask for. */
+export const maxInputHeight = 4097;
+
+/** Bytes the model's own tensors take per input pixel: the input, the labels and the logits. */
+function tensorBytesPerPixel(logits: { channels: number; stride: number }): number {
+  return 3 + 1 + (logits.channels * 4) / (logits.stride * logits.stride);
+}
+
+/** Refuses an input size the model cannot run, saying why and what to do. */
+export function checkInputSize(size: InputSize, frame: { width: number; height: number }, logits: { channels: number; stride: number }, where: string): void {
+  const pixels = size.width * size.height;
+  if (pixels <= maxInputPixels) return;
+  const gib = (pixels * tensorBytesPerPixel(logits)) / 2 ** 30;
+  throw new RoadsegError(
+    `a ${frame.width}x${frame.height} picture needs a ${size.width}x${size.height} model input (${(pixels / 1e6).toFixed(1)} megapixels; its tensors alone would take ${gib.toFixed(1)} GiB): more than the ${(maxInputPixels / 1e6).toFixed(1)} megapixels roadseg runs`,
+    { where, hint: 'give a smaller --input-height, or crop / scale the input to a less extreme shape', exitCode: ExitCode.input },
+  );
 }

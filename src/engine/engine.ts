@@ -8,7 +8,7 @@ import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
 import { labelMap, type ClassScores, type Inference, type LabelMap } from '../core/labelmap.js';
-import { inputSize, type InputSize } from '../core/input-size.js';
+import { checkInputSize, inputSize, type InputSize } from '../core/input-size.js';
 import type { InputTensor, ModelManifest, Provider } from '../core/model.js';
 import {
   cudaProviderLibrary,
@@ -136,7 +136,9 @@ export class SegmentationEngine {
 
   /** The model input size for a frame of this size, per the manifest's size rule. */
   inputSizeFor(frameWidth: number, frameHeight: number): InputSize {
-    return inputSize(this.manifest.size, frameWidth, frameHeight, this.inputHeight);
+    const size = inputSize(this.manifest.size, frameWidth, frameHeight, this.inputHeight);
+    checkInputSize(size, { width: frameWidth, height: frameHeight }, this.manifest.outputs.logits, `model ${this.manifest.id}`);
+    return size;
   }
 
   /** One run at a typical size, so the first real frame does not pay for graph set-up. */

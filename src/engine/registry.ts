@@ -4,7 +4,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, isAbsolute, join, normalize, resolve } from 'node:path';
 import { z } from 'zod';
 import { ModelManifestSchema, type ModelManifest } from '../core/model.js';
 import { ExitCode, RoadsegError } from '../util/errors.js';
@@ -83,6 +83,14 @@ export function modelSearchDirs(explicit?: string, manifest?: ModelManifest): st
 
 export function findWeights(manifest: ModelManifest, modelsDir?: string): string {
   const dirs = modelSearchDirs(modelsDir, manifest);
+  // Weights are looked up only inside the models folders: a path that climbs out or is absolute is refused.
+  if (isAbsolute(manifest.weights) || normalize(manifest.weights).split(/[\\/]/).includes('..')) {
+    throw new RoadsegError(`the weights path of model "${manifest.id}" leaves the models folders: ${manifest.weights}`, {
+      where: manifest.manifestPath,
+      hint: 'give "weights" as a file name (or a path below) inside a models folder, e.g. "model.onnx"',
+      exitCode: ExitCode.model,
+    });
+  }
   for (const dir of dirs) {
     const p = join(dir, manifest.weights);
     if (existsSync(p) && statSync(p).isFile()) return p;

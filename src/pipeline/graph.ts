@@ -26,6 +26,7 @@ import type { Mat } from '../util/cv.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
 import { batchInference } from './batcher.js';
 import { LatestSinkDriver } from './latest-sink.js';
+import { GuardedSink } from './sink-guard.js';
 import { freshestPull, losslessPull, type Pull } from './policy.js';
 import { BatchStats, RunStats, type StageName, type StatsSnapshot } from './stats.js';
 
@@ -128,7 +129,8 @@ export function createGraph(parts: GraphParts): PipelineHandle {
   const origin = { model: processor.manifest.id, device: processor.device };
   const sourceBindings = parts.sources.map((s): SourceBinding => ('source' in s ? s : { source: s }));
   if (sourceBindings.length === 0) throw new RoadsegError('no source given', { hint: 'give at least one source', exitCode: ExitCode.usage });
-  const sinkBindings = parts.sinks.map((s): SinkBinding => ('sink' in s ? s : { sink: s }));
+  // Every write and close goes through the guard: nothing reaches a sink once it is closing.
+  const sinkBindings = parts.sinks.map((s): SinkBinding => ('sink' in s ? s : { sink: s })).map((b) => ({ ...b, sink: new GuardedSink(b.sink) }));
   const sinks = sinkBindings.map((b) => b.sink);
   const streams = sourceBindings.map((b) => b.source.info);
   const context: PipelineContext = { stream: streams[0]!, streams, manifest: processor.manifest, device: processor.device };
@@ -136,6 +138,7 @@ export function createGraph(parts: GraphParts): PipelineHandle {
   const results = new Subject<ProcessedFrame>();
   const maxBatch = Math.max(1, parts.maxBatch ?? 1);
   let stopping = false;
+  let writing: Promise<void> | undefined;
   /** A failure that stops every source (a shared sink's), with the frame it happened on. */
   let sharedFailure: unknown;
 
@@ -409,10 +412,14 @@ export function createGraph(parts: GraphParts): PipelineHandle {
           let current: Sink | undefined;
           try {
             if (frame.meta.index < lane.failedAt) {
-              for (const s of lane.every) {
-                current = s;
-                await s.write(frame);
-              }
+              // Awaited before the sinks close, also on abort: a frame reaches all of them or none.
+              writing = (async () => {
+                for (const s of lane.every) {
+                  current = s;
+                  await s.write(frame);
+                }
+              })();
+              await writing;
               current = undefined;
               for (const d of lane.latest) d.offer(frame);
             }
@@ -442,6 +449,7 @@ export function createGraph(parts: GraphParts): PipelineHandle {
       await done;
       for (const lane of lanes) for (const d of lane.latest) await d.settle().catch((e: unknown) => fail(lane, e));
     } finally {
+      await writing?.catch(() => {});
       for (const lane of lanes) {
         lane.stopPump();
         lane.source.close();
@@ -479,7 +487,7 @@ export function createGraph(parts: GraphParts): PipelineHandle {
 
   const handle: PipelineHandle = {
     context,
-    sinks,
+    sinks: sinks.map((g) => g.sink),
     stats,
     sourceStats: new Map(lanes.map((l) => [l.id, l.stats])),
     results: results.asObservable(),

@@ -8,9 +8,11 @@
  * A full disk would leave an mp4 without its index (written last), unplayable. So before each
  * frame the sink checks the free space of the output's filesystem and the process's file-size
  * limit, and stops the run with a clear error while there is still room to finalise the file.
+ *
+ * The file is created at the first frame (its path was checked before the model loaded, by
+ * src/app/outputs.ts), so a run that produces nothing leaves no empty container behind.
  */
-import { readFileSync, statSync, statfsSync } from 'node:fs';
-import { ensureOutputDir } from '../util/output.js';
+import { existsSync, readFileSync, rmSync, statSync, statfsSync } from 'node:fs';
 import { dirname, extname, resolve } from 'node:path';
 import { cv } from '../util/cv.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
@@ -44,6 +46,7 @@ export class VideoFileSink implements Sink {
   private writer: Writer | undefined;
   private encoder: FfmpegEncoder | undefined;
   private size: { width: number; height: number } | undefined;
+  private fps = 25;
   private readonly fileSizeLimit = fileSizeLimitBytes();
 
   constructor(
@@ -54,33 +57,49 @@ export class VideoFileSink implements Sink {
     if (!codecsByExtension[extname(path).toLowerCase()]) {
       throw new RoadsegError(`unsupported video file type: ${path}`, { hint: `use one of ${Object.keys(codecsByExtension).join(' ')}`, exitCode: ExitCode.usage });
     }
-    // A missing folder is created; one that cannot be fails here, before the model loads.
-    ensureOutputDir(path);
   }
 
   open(ctx: PipelineContext): void {
     this.size = { width: ctx.stream.width, height: ctx.stream.height };
+    this.fps = ctx.stream.fps;
+  }
+
+  /** At the first frame: the ffmpeg encoder for H.264 containers where there is one, else OpenCV's writer. */
+  private openOutput(): void {
     if (ffmpegExtensions.has(extname(this.path).toLowerCase()) && ffmpegEncoderAvailable()) {
-      this.encoder = new FfmpegEncoder(this.path, { width: ctx.stream.width, height: ctx.stream.height, fps: ctx.stream.fps }, this.quality);
+      this.encoder = new FfmpegEncoder(this.path, { width: this.size!.width, height: this.size!.height, fps: this.fps }, this.quality);
       this.codec = this.encoder.codec;
       return;
     }
-    const size = new cv.Size(ctx.stream.width, ctx.stream.height);
+    this.writer = this.openWriter();
+  }
+
+  /**
+   * OpenCV's writer does not throw when FFmpeg cannot open the file (it prints a line and writes
+   * nothing), so an old file is removed first and the new one must exist afterwards.
+   */
+  private openWriter(): Writer {
+    rmSync(this.path, { force: true });
+    const size = new cv.Size(this.size!.width, this.size!.height);
     const tried: string[] = [];
     for (const codec of codecsByExtension[extname(this.path).toLowerCase()]!) {
       try {
-        const w = new cv.VideoWriter(this.path, cv.VideoWriter.fourcc(codec), ctx.stream.fps, size, true);
-        this.writer = w;
-        this.codec = codec;
-        return;
+        const w = new cv.VideoWriter(this.path, cv.VideoWriter.fourcc(codec), this.fps, size, true);
+        if (existsSync(this.path)) {
+          this.codec = codec;
+          return w;
+        }
+        w.release();
+        tried.push(`${codec}: the writer did not open the file`);
       } catch (e) {
         tried.push(`${codec}: ${messageOf(e)}`);
       }
     }
-    throw new RoadsegError(`cannot write video ${this.path}`, { where: tried.join('; '), hint: 'check that the folder is writable and the disk has space', exitCode: ExitCode.output });
+    throw new RoadsegError(`cannot write video ${this.path} (${tried.join('; ')})`, { where: resolve(this.path), hint: 'check that the folder is writable and the disk has space', exitCode: ExitCode.output });
   }
 
   async write(frame: ProcessedFrame): Promise<void> {
+    if (!this.writer && !this.encoder) this.openOutput();
     this.checkRoom(frame.meta.index);
     let image = frame.overlay;
     if (image.cols !== this.size!.width || image.rows !== this.size!.height) {
@@ -98,11 +117,14 @@ export class VideoFileSink implements Sink {
   }
 
   async close(): Promise<void> {
+    if (!this.writer && !this.encoder) return;
     this.writer?.release();
     this.writer = undefined;
     const encoder = this.encoder;
     this.encoder = undefined;
     await encoder?.close();
+    // A container without a frame is no output: not left behind as an empty shell.
+    if (this.frames === 0) rmSync(this.path, { force: true });
   }
 
   stats(): Record<string, number | string> {

@@ -27,6 +27,7 @@ import type { PipelineContext, ProcessedFrame, Sink } from '../core/sink.js';
 import type { SignalMessage } from '../core/signal.js';
 import type { Rgb } from '../stages/palette.js';
 import { cv } from '../util/cv.js';
+import { parseSinkUri } from '../core/uri.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
 import {
   BinaryKind,
@@ -97,20 +98,6 @@ const viewerHeaders = {
 /** How long close() waits for clients to acknowledge the closing handshake before cutting them off. */
 const closeGraceMs = 1500;
 const statsIntervalMs = 1000;
-
-/** `ws://host:port` -> host and port; the host defaults to loopback, port 0 picks a free port. */
-export function parseServeUri(uri: string): { host: string; port: number } {
-  const m = /^ws:\/\/(\[[0-9a-fA-F:.]+\]|[^:/?#[\]]*):(\d{1,5})\/?$/.exec(uri);
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || port > 65535) {
-    throw new RoadsegError(`invalid websocket sink URI: ${uri}`, {
-      hint: 'use ws://HOST:PORT, e.g. ws://127.0.0.1:8080 (ws://0.0.0.0:8080 for every interface, port 0 for any free port)',
-      exitCode: ExitCode.usage,
-    });
-  }
-  const host = m[1]!.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1';
-  return { host, port };
-}
 
 function normaliseOrigin(origin: string): string {
   if (origin === '*') return origin;
@@ -210,7 +197,9 @@ export class WebSocketSink implements Sink {
   private closing = false;
 
   constructor(readonly uri: string, opts: WebSocketSinkOptions = {}) {
-    const { host, port } = parseServeUri(uri);
+    const parsed = parseSinkUri(uri);
+    if (parsed.kind !== 'websocket') throw new RoadsegError(`not a websocket sink URI: ${uri}`, { hint: 'use ws://HOST:PORT', exitCode: ExitCode.usage });
+    const { host, port } = parsed;
     this.host = host;
     this.name = `websocket ${uri}`;
     if (opts.token !== undefined && opts.token.length === 0) {

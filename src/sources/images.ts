@@ -1,18 +1,43 @@
 /** Still images: reading one with a clear error, and expanding files, folders and globs into a list. */
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { extname, join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
+import { imageExtensions, isImagePath } from '../core/uri.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
 import { cv, type Mat } from '../util/cv.js';
 import { expandGlob } from '../util/glob.js';
 
-export const imageExtensions = new Set(['.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm']);
+/** Scale from each deeper sample type to 8 bits: 16-bit PNG / TIFF, float TIFF (0..1). */
+const to8BitScale = new Map<number, number>([
+  [cv.CV_16U, 1 / 257],
+  [cv.CV_16S, 1 / 128],
+  [cv.CV_32F, 255],
+  [cv.CV_64F, 255],
+]);
+const eightBitTypes: Record<number, number> = { 1: cv.CV_8UC1, 3: cv.CV_8UC3, 4: cv.CV_8UC4 };
+let toldConversion = false;
 
-export function isImagePath(path: string): boolean {
-  return imageExtensions.has(extname(path).toLowerCase());
+/**
+ * Reads an image as stored (grey, BGR or BGRA), with samples deeper than 8 bits scaled to 8 bits
+ * (said once per process through `log`); any failure names the file and what to do.
+ */
+export function readImage(path: string, opts: { flags?: number; log?: (line: string) => void } = {}): Mat {
+  const mat = decode(path, opts.flags ?? cv.IMREAD_UNCHANGED);
+  if (mat.depth === cv.CV_8U) return mat;
+  const scale = to8BitScale.get(mat.depth);
+  const type = eightBitTypes[mat.channels];
+  if (scale === undefined || type === undefined) {
+    throw notAnImage(path, `${mat.channels} channels of OpenCV sample type ${mat.depth} are not supported`);
+  }
+  const converted = mat.convertTo(type, scale);
+  mat.release();
+  if (!toldConversion) {
+    toldConversion = true;
+    opts.log?.(`${basename(path)} (and any other such image) has samples deeper than 8 bits: converted to 8-bit for the model`);
+  }
+  return converted;
 }
 
-/** Reads an image as stored (grey, BGR or BGRA); any failure names the file and what to do. */
-export function readImage(path: string, flags = cv.IMREAD_UNCHANGED): Mat {
+function decode(path: string, flags: number): Mat {
   if (!existsSync(path)) throw new RoadsegError(`image not found: ${path}`, { where: resolve(path), hint: 'check the path', exitCode: ExitCode.input });
   if (statSync(path).isDirectory()) throw new RoadsegError(`expected an image file, got a directory: ${path}`, { where: resolve(path), exitCode: ExitCode.input });
   let mat: Mat;

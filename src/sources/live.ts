@@ -5,26 +5,23 @@
  * old values, and resumes when the stream is back.
  */
 import { existsSync } from 'node:fs';
+import { backoffMs } from '../util/backoff.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
 import type { Frame, StaleTick, StreamInfo } from '../core/frame.js';
 import { CaptureSource, openCapture } from './video.js';
 import type { FrameSource, SourceOptions } from '../core/source.js';
 
-export function openCameraSource(n: number, uri: string, opts: SourceOptions): CaptureSource {
+export function openCameraSource(n: number, uri: string): CaptureSource {
   const dev = `/dev/video${n}`;
   if (process.platform === 'linux' && !existsSync(dev)) {
     throw new RoadsegError(`camera ${n} not found: ${dev} does not exist`, { where: uri, hint: 'list cameras with `ls /dev/video*`; on a machine without one, replay a file instead', exitCode: ExitCode.input });
   }
   const cap = openCapture(n, `camera ${n}`, 'check that the camera is connected and not in use by another program');
-  return new CaptureSource(cap, { sourceId: `camera${n}`, uri, kind: 'camera', live: true }, opts);
+  return new CaptureSource(cap, { sourceId: `camera${n}`, uri, kind: 'camera', live: true });
 }
 
 const streamHint = 'check that the stream is up and the URL is right (try it with `ffprobe URL`)';
 
-/** Backoff between reconnection attempts: 0.5 s doubling to 8 s. */
-export function backoffMs(attempt: number): number {
-  return Math.min(8000, 500 * 2 ** attempt);
-}
 
 export class StreamSource implements FrameSource {
   readonly info: StreamInfo;
@@ -38,7 +35,7 @@ export class StreamSource implements FrameSource {
   private readonly clockStart = performance.now();
   private readonly log: (line: string) => void;
 
-  constructor(readonly uri: string, private readonly opts: SourceOptions) {
+  constructor(readonly uri: string, opts: SourceOptions) {
     this.current = this.open();
     this.info = this.current.info;
     this.log = opts.log ?? (() => {});
@@ -46,7 +43,7 @@ export class StreamSource implements FrameSource {
 
   private open(): CaptureSource {
     const cap = openCapture(this.uri, `stream ${this.uri}`, streamHint);
-    return new CaptureSource(cap, { sourceId: this.uri.replace(/^[a-z]+:\/\//i, ''), uri: this.uri, kind: 'stream', live: true }, { ...this.opts, loop: false });
+    return new CaptureSource(cap, { sourceId: this.uri.replace(/^[a-z]+:\/\//i, ''), uri: this.uri, kind: 'stream', live: true });
   }
 
   async read(): Promise<Frame | StaleTick | null> {

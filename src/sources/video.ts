@@ -2,6 +2,7 @@
  * Video through OpenCV's VideoCapture (FFmpeg backend): files, cameras and network streams.
  * Decoding runs on libuv's thread pool (readAsync), so it overlaps with inference.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { cv } from '../util/cv.js';
@@ -9,7 +10,8 @@ import type { Mat } from '../util/cv.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
 import type { Frame, StreamInfo } from '../core/frame.js';
 import { toBgr } from '../stages/preprocess.js';
-import type { FrameSource, SourceOptions } from '../core/source.js';
+import type { SourceOptions } from '../core/source.js';
+import type { RewindableSource } from './frame-window.js';
 
 type Capture = InstanceType<typeof cv.VideoCapture>;
 
@@ -23,27 +25,24 @@ export function openCapture(target: string | number, what: string, hint: string)
   return cap;
 }
 
-/** Frames from a VideoCapture with the shared options applied: start, duration, stride, loop. */
-export class CaptureSource implements FrameSource {
+/**
+ * Frames from a VideoCapture, from its start (src/sources/frame-window.ts applies start, duration,
+ * stride and loop). Files carry the container's pts; live sources the capture clock's.
+ */
+export class CaptureSource implements RewindableSource {
   readonly info: StreamInfo;
   endedEarly: { decoded: number; expected: number } | undefined;
   private index = -1;
-  private delivered = 0;
   private closed = false;
-  private readonly startMs: number;
-  private readonly endMs: number;
-  private readonly stride: number;
-  /** Added to the container's pts on later passes of a loop, so that pts keep increasing. */
-  private loopOffsetMs = 0;
-  private lastPtsMs = 0;
   /** Last pts read from the container in this pass (-1 before the first frame). */
   private lastFilePts = -1;
+  /** The container's pts of every frame, read with ffprobe when OpenCV's are missing. */
+  private containerPtsList: number[] | undefined;
   private readonly clockStart = performance.now();
 
   constructor(
     private readonly cap: Capture,
     info: Omit<StreamInfo, 'width' | 'height' | 'fps' | 'frameCount'>,
-    private readonly opts: SourceOptions,
   ) {
     const width = cap.get(cv.CAP_PROP_FRAME_WIDTH);
     const height = cap.get(cv.CAP_PROP_FRAME_HEIGHT);
@@ -54,56 +53,48 @@ export class CaptureSource implements FrameSource {
       throw new RoadsegError(`no video stream in ${info.uri}`, { where: info.uri, hint: 'give a video file (mp4, avi, mkv, ...), a camera or a stream URL', exitCode: ExitCode.input });
     }
     this.info = { ...info, width, height, fps: fps > 0 && fps < 1000 ? fps : 25, frameCount: info.kind === 'file' && count > 0 ? Math.round(count) : undefined };
-    this.startMs = (opts.start ?? 0) * 1000;
-    this.endMs = opts.duration !== undefined ? this.startMs + opts.duration * 1000 : Infinity;
-    this.stride = opts.stride ?? 1;
   }
 
   async read(): Promise<Frame | null> {
-    for (;;) {
-      if (this.closed) return null;
-      let mat: Mat;
-      try {
-        mat = await this.cap.readAsync();
-      } catch (e) {
-        throw new RoadsegError(`decoding failed after frame ${this.index} (${messageOf(e)})`, { where: this.info.uri, exitCode: ExitCode.input });
-      }
-      if (this.closed) return null;
-      if (mat.empty) {
-        if (this.opts.loop && this.info.kind === 'file' && this.index >= 0) {
-          this.rewind();
-          continue;
-        }
-        this.checkComplete();
-        return null;
-      }
-      this.index++;
-      const filePts = this.info.kind === 'file' ? this.containerPts() : performance.now() - this.clockStart;
-      // Frames before --start are decoded and skipped: OpenCV's seeking lands on key frames and
-      // loses the frame index, which the signal must keep.
-      if (filePts < this.startMs - 0.5) continue;
-      if (filePts >= this.endMs - 0.5) {
-        if (!this.opts.loop) return null;
-        this.rewind();
-        continue;
-      }
-      this.lastPtsMs = this.loopOffsetMs + filePts;
-      if (this.delivered++ % this.stride !== 0) continue;
-      return { sourceId: this.info.sourceId, index: this.index, ptsMs: this.lastPtsMs, captureTimeMs: Date.now(), image: toBgr(mat) };
+    if (this.closed) return null;
+    let mat: Mat;
+    try {
+      mat = await this.cap.readAsync();
+    } catch (e) {
+      throw new RoadsegError(`decoding failed after frame ${this.index} (${messageOf(e)})`, { where: this.info.uri, exitCode: ExitCode.input });
     }
+    if (this.closed) {
+      mat.release();
+      return null;
+    }
+    if (mat.empty) {
+      this.checkComplete();
+      return null;
+    }
+    this.index++;
+    const ptsMs = this.info.kind === 'file' ? this.containerPts() : performance.now() - this.clockStart;
+    return { sourceId: this.info.sourceId, index: this.index, ptsMs, captureTimeMs: Date.now(), image: toBgr(mat) };
   }
 
-  private rewind(): void {
-    this.loopOffsetMs = this.lastPtsMs + 1000 / this.info.fps - this.startMs;
+  rewind(): void {
+    this.index = -1;
     this.lastFilePts = -1;
     this.cap.set(cv.CAP_PROP_POS_FRAMES, 0);
   }
 
-  /** OpenCV reports 0 for the last frames of some files: then continue from the previous pts. */
+  /**
+   * OpenCV reports 0 (or a repeated value) for the last frames of some files, those the decoder
+   * gives back only when flushed at the end: their pts then come from the container's packet
+   * list (ffprobe), the next one after the previous frame's, so variable frame rates stay right.
+   */
   private containerPts(): number {
     const pts = this.cap.get(cv.CAP_PROP_POS_MSEC);
     const previous = this.lastFilePts;
-    this.lastFilePts = pts > previous || previous < 0 ? pts : previous + 1000 / this.info.fps;
+    if (pts > previous || previous < 0) this.lastFilePts = pts;
+    else {
+      this.containerPtsList ??= readContainerPts(this.info.uri);
+      this.lastFilePts = this.containerPtsList.find((p) => p > previous + 0.5) ?? previous + 1000 / this.info.fps;
+    }
     return this.lastFilePts;
   }
 
@@ -115,13 +106,31 @@ export class CaptureSource implements FrameSource {
   private checkComplete(): void {
     const expected = this.info.frameCount;
     const decoded = this.index + 1;
-    if (expected && this.startMs === 0 && decoded < expected * 0.8) this.endedEarly = { decoded, expected };
+    if (expected && decoded < expected * 0.8) this.endedEarly = { decoded, expected };
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.cap.release();
+  }
+}
+
+/**
+ * The presentation times of the first video stream's packets, in ms from the stream's start (as
+ * OpenCV counts them), ascending; empty when ffprobe is missing or fails.
+ */
+function readContainerPts(path: string): number[] {
+  try {
+    const out = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=start_time:packet=pts_time', '-of', 'json', path], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+    const probe = JSON.parse(out) as { streams?: { start_time?: string }[]; packets?: { pts_time?: string }[] };
+    const start = Number(probe.streams?.[0]?.start_time ?? 0) || 0;
+    return (probe.packets ?? [])
+      .map((p) => (Number(p.pts_time) - start) * 1000)
+      .filter((ms) => Number.isFinite(ms))
+      .sort((a, b) => a - b);
+  } catch {
+    return [];
   }
 }
 
@@ -132,6 +141,5 @@ export function openVideoFile(path: string, opts: SourceOptions): CaptureSource 
   if (st.size === 0) throw new RoadsegError(`empty file: ${path}`, { where: resolve(path), hint: 'the file has 0 bytes; give a complete video file', exitCode: ExitCode.input });
   const hint = 'the file is not a video OpenCV/FFmpeg can decode; check it with `ffprobe`';
   const cap = openCapture(path, `video ${basename(path)}`, hint);
-  const source = new CaptureSource(cap, { sourceId: basename(path), uri: resolve(path), kind: 'file', live: !!opts.realtime }, opts);
-  return source;
+  return new CaptureSource(cap, { sourceId: basename(path), uri: resolve(path), kind: 'file', live: !!opts.realtime });
 }

@@ -7,6 +7,11 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { ExitCode, RoadsegError } from './errors.js';
 
 
+/** A glob is `*` or `?` in the last path component (dir/*.png). */
+export function isGlob(path: string): boolean {
+  return /[*?]/.test(basename(path));
+}
+
 export function globToRegExp(pattern: string): RegExp {
   const escaped = pattern.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]');
   return new RegExp(`^${escaped}$`);
@@ -14,10 +19,16 @@ export function globToRegExp(pattern: string): RegExp {
 
 /** The files a glob names, sorted by name; undefined when `input` is no glob. None is an input error. */
 export function expandGlob(input: string): string[] | undefined {
-  if (!/[*?]/.test(basename(input))) return undefined;
+  if (!isGlob(input)) return undefined;
   const dir = dirname(input);
   const re = globToRegExp(basename(input));
   const matches = existsSync(dir) ? readdirSync(dir).filter((f) => re.test(f)).sort() : [];
-  if (!matches.length) throw new RoadsegError(`no files match ${input}`, { where: resolve(dir), exitCode: ExitCode.input });
+  if (!matches.length) {
+    throw new RoadsegError(`no files match ${input}`, {
+      where: existsSync(dir) ? `folder ${resolve(dir)}` : `folder ${resolve(dir)} (it does not exist)`,
+      hint: 'the pattern is matched against file names in that folder (* and ? in the last part only); quote it so the shell does not expand it',
+      exitCode: ExitCode.input,
+    });
+  }
   return matches.map((f) => join(dir, f));
 }

@@ -1,5 +1,5 @@
 import { accessSync, constants, mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { ExitCode, RoadsegError, messageOf } from './errors.js';
 
 /** Creates an output folder if missing, or fails clearly when it cannot be written. */
@@ -12,7 +12,3 @@ export function ensureWritableDir(dir: string, what = dir): void {
   }
 }
 
-/** The same for the folder of an output file. */
-export function ensureOutputDir(file: string): void {
-  ensureWritableDir(dirname(resolve(file)), file);
-}

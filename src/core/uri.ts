@@ -1,0 +1,87 @@
+/**
+ * The one parser of source and sink URIs, as jetson-inference's videoSource / videoOutput: it
+ * classifies a string into a typed descriptor, and the dispatchers (src/app), the websocket sink,
+ * `--serve` and the output checks all read that descriptor instead of parsing the string again.
+ *
+ * Sources: a video file, an image file / folder / glob, `camera:N` or `/dev/videoN`, a network
+ * stream (rtsp://, http://, ...). Sinks: a video file (.mp4 .m4v .mov .mkv .avi), a signal file
+ * (.jsonl, .ndjson, signal:PATH, or - / signal:- for stdout), `window`, a websocket server
+ * (ws://[host]:port), a message broker (mqtt[s]://, redis[s]://).
+ */
+import { existsSync, statSync } from 'node:fs';
+import { extname } from 'node:path';
+import { ExitCode, RoadsegError } from '../util/errors.js';
+import { isGlob } from '../util/glob.js';
+
+export const imageExtensions = new Set(['.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm']);
+export const videoExtensions = ['.mp4', '.m4v', '.mov', '.mkv', '.avi'] as const;
+export const signalExtensions = ['.jsonl', '.ndjson'] as const;
+export const streamSchemes = ['rtsp', 'rtsps', 'rtmp', 'http', 'https', 'udp', 'tcp', 'srt'] as const;
+
+export function isImagePath(path: string): boolean {
+  return imageExtensions.has(extname(path).toLowerCase());
+}
+
+export type SourceUri =
+  | { kind: 'camera'; uri: string; index: number }
+  | { kind: 'stream'; uri: string }
+  | { kind: 'images'; uri: string; path: string }
+  | { kind: 'video'; uri: string; path: string };
+
+export type SinkUri =
+  | { kind: 'window'; uri: string }
+  /** `path` is '-' for standard output. */
+  | { kind: 'signal'; uri: string; path: string }
+  | { kind: 'websocket'; uri: string; host: string; port: number }
+  /** A message broker: mqtt[s]://HOST:PORT/TOPIC or redis[s]://HOST:PORT/DB?stream=KEY (the sinks parse the rest). */
+  | { kind: 'mqtt' | 'redis'; uri: string }
+  | { kind: 'video'; uri: string; path: string };
+
+const anyScheme = /^[a-z][a-z0-9+.-]*:\/\//i;
+const sourceHint = `sources: a video file, an image file/folder/glob, camera:N, /dev/videoN, ${streamSchemes.map((s) => `${s}://`).join(', ')}`;
+const sinkHint = 'sinks: out.mp4 (.m4v .mov .mkv .avi), signal.jsonl, signal:PATH, - (stdout), window, ws://127.0.0.1:PORT, mqtt://HOST:PORT/TOPIC, redis://HOST:PORT/DB?stream=KEY';
+const websocketHint = 'use ws://HOST:PORT, e.g. ws://127.0.0.1:8080 (ws://0.0.0.0:8080 for every interface, port 0 for any free port)';
+
+export function parseSourceUri(uri: string): SourceUri {
+  const camera = /^camera:(\d+)$/.exec(uri) ?? /^\/dev\/video(\d+)$/.exec(uri);
+  if (camera) return { kind: 'camera', uri, index: Number(camera[1]) };
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(uri)?.[1]?.toLowerCase();
+  if (scheme && (streamSchemes as readonly string[]).includes(scheme)) return { kind: 'stream', uri };
+  if (scheme) throw new RoadsegError(`unknown source URI scheme: ${uri}`, { where: 'the source', hint: sourceHint, exitCode: ExitCode.usage });
+  if (isGlob(uri) || isImagePath(uri) || (existsSync(uri) && statSync(uri).isDirectory())) return { kind: 'images', uri, path: uri };
+  return { kind: 'video', uri, path: uri };
+}
+
+export function parseSinkUri(uri: string): SinkUri {
+  if (uri === 'window' || uri === 'display://') return { kind: 'window', uri };
+  if (uri === '-') return { kind: 'signal', uri, path: '-' };
+  if (uri.startsWith('signal:')) {
+    const path = uri.slice('signal:'.length);
+    if (!path) throw new RoadsegError('the signal sink has no path: "signal:"', { where: `sink "${uri}"`, hint: 'give signal:PATH, or - for standard output', exitCode: ExitCode.usage });
+    return { kind: 'signal', uri, path };
+  }
+  if (/^ws:\/\//i.test(uri)) return { kind: 'websocket', uri, ...parseWebSocketAddress(uri) };
+  if (/^mqtts?:\/\//i.test(uri)) return { kind: 'mqtt', uri };
+  if (/^rediss?:\/\//i.test(uri)) return { kind: 'redis', uri };
+  if (anyScheme.test(uri)) throw new RoadsegError(`unknown sink URI: ${uri}`, { where: `sink "${uri}"`, hint: sinkHint, exitCode: ExitCode.usage });
+  const ext = extname(uri).toLowerCase();
+  if ((signalExtensions as readonly string[]).includes(ext)) return { kind: 'signal', uri, path: uri };
+  if ((videoExtensions as readonly string[]).includes(ext)) return { kind: 'video', uri, path: uri };
+  throw new RoadsegError(`unsupported video file type: ${uri}`, { where: `sink "${uri}"`, hint: `use one of ${videoExtensions.join(' ')} for a video, ${signalExtensions.join(' ')} for the signal; ${sinkHint}`, exitCode: ExitCode.usage });
+}
+
+/** `ws://host:port` -> host and port; the host defaults to loopback, port 0 picks a free port. */
+function parseWebSocketAddress(uri: string): { host: string; port: number } {
+  const m = /^ws:\/\/(\[[0-9a-fA-F:.]+\]|[^:/?#[\]]*):(\d{1,5})\/?$/i.exec(uri);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) throw new RoadsegError(`invalid websocket sink URI: ${uri}`, { where: `sink "${uri}"`, hint: websocketHint, exitCode: ExitCode.usage });
+  return { host: m[1]!.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1', port };
+}
+
+/** `--serve` values: `8080`, `:8080`, `0.0.0.0:8080` -> the websocket sink (loopback unless a host is given). */
+export function serveSink(spec: string): SinkUri & { kind: 'websocket' } {
+  const m = /^(?:(.*):)?(\d+)$/.exec(spec);
+  if (!m) throw new RoadsegError(`--serve expects [host:]port, got "${spec}"`, { where: '--serve', hint: 'e.g. --serve 8080 or --serve 0.0.0.0:8080', exitCode: ExitCode.usage });
+  const uri = `ws://${m[1] || '127.0.0.1'}:${m[2]}`;
+  return { kind: 'websocket', uri, ...parseWebSocketAddress(uri) };
+}

@@ -1,0 +1,58 @@
+// The one URI parser: sources and sinks classified into typed descriptors, bad ones refused as usage errors.
+import { describe, expect, it } from 'vitest';
+import { parseSinkUri, parseSourceUri, serveSink } from '../../src/core/uri.js';
+import { RoadsegError } from '../../src/util/errors.js';
+
+const usageError = (f: () => unknown, message: RegExp) => {
+  let thrown: unknown;
+  try {
+    f();
+  } catch (e) {
+    thrown = e;
+  }
+  expect(thrown).toBeInstanceOf(RoadsegError);
+  expect((thrown as RoadsegError).exitCode).toBe(2);
+  expect((thrown as RoadsegError).message).toMatch(message);
+  expect((thrown as RoadsegError).hint).toBeTruthy();
+};
+
+describe('source URIs', () => {
+  it('classifies cameras, streams, images and videos', () => {
+    expect(parseSourceUri('camera:2')).toEqual({ kind: 'camera', uri: 'camera:2', index: 2 });
+    expect(parseSourceUri('/dev/video1')).toMatchObject({ kind: 'camera', index: 1 });
+    expect(parseSourceUri('RTSP://cam/1')).toMatchObject({ kind: 'stream' });
+    expect(parseSourceUri('dir/*.png')).toMatchObject({ kind: 'images', path: 'dir/*.png' });
+    expect(parseSourceUri('a.PNG')).toMatchObject({ kind: 'images' });
+    expect(parseSourceUri('clip.mp4')).toMatchObject({ kind: 'video', path: 'clip.mp4' });
+    usageError(() => parseSourceUri('ftp://x/y.mp4'), /unknown source URI scheme/);
+  });
+});
+
+describe('sink URIs', () => {
+  it('classifies every sink kind', () => {
+    expect(parseSinkUri('window')).toEqual({ kind: 'window', uri: 'window' });
+    expect(parseSinkUri('-')).toMatchObject({ kind: 'signal', path: '-' });
+    expect(parseSinkUri('signal:-')).toMatchObject({ kind: 'signal', path: '-' });
+    expect(parseSinkUri('signal:out/s.txt')).toMatchObject({ kind: 'signal', path: 'out/s.txt' });
+    expect(parseSinkUri('s.NDJSON')).toMatchObject({ kind: 'signal', path: 's.NDJSON' });
+    expect(parseSinkUri('o.mkv')).toMatchObject({ kind: 'video', path: 'o.mkv' });
+    expect(parseSinkUri('mqtts://broker:8883/road/signal')).toMatchObject({ kind: 'mqtt' });
+    expect(parseSinkUri('redis://127.0.0.1:6379/0?stream=s')).toMatchObject({ kind: 'redis' });
+  });
+
+  it('websocket addresses', () => {
+    expect(parseSinkUri('ws://0.0.0.0:8080')).toMatchObject({ kind: 'websocket', host: '0.0.0.0', port: 8080 });
+    expect(parseSinkUri('ws://[::1]:0/')).toMatchObject({ host: '::1', port: 0 });
+    expect(parseSinkUri('ws://:9000')).toMatchObject({ host: '127.0.0.1', port: 9000 });
+    expect(serveSink('8080')).toMatchObject({ uri: 'ws://127.0.0.1:8080', port: 8080 });
+    expect(serveSink('0.0.0.0:81')).toMatchObject({ host: '0.0.0.0', port: 81 });
+    for (const bad of ['ws://127.0.0.1', 'ws://127.0.0.1:70000', 'ws://127.0.0.1:80/path']) usageError(() => parseSinkUri(bad), /invalid websocket sink URI/);
+    usageError(() => serveSink('host:'), /--serve expects/);
+  });
+
+  it('refuses an empty signal path, unknown schemes and file types', () => {
+    usageError(() => parseSinkUri('signal:'), /signal sink has no path/);
+    usageError(() => parseSinkUri('rtmp://x/live'), /unknown sink URI/);
+    usageError(() => parseSinkUri('out.gif'), /unsupported video file type/);
+  });
+});
