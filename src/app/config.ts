@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { deviceChoices } from '../engine/devices.js';
+import { precisionChoices } from '../core/model.js';
 import { ExitCode, RoadsegError } from '../util/errors.js';
 
 const fraction = z.number().min(0).max(1);
@@ -46,6 +47,11 @@ export const PipelineConfigSchema = z
     /** Sink URIs: out.mp4, signal.jsonl (or signal:PATH, - for stdout), window, ws://127.0.0.1:8080. */
     sinks: z.array(z.string().min(1)).default([]),
     model: z.string().optional(),
+    /** A second model whose drivable head gives the drivable area, ego corridor and road edges (and lanes). */
+    drivableModel: z.string().optional(),
+    precision: z.enum(precisionChoices).default('auto'),
+    /** Test-time augmentation scales (each also mirrored); off when absent. */
+    tta: z.array(z.number().min(0.25).max(4)).min(1).optional(),
     modelsDir: z.string().optional(),
     device: z.enum(deviceChoices).default('auto'),
     threads: z.number().int().min(1).optional(),

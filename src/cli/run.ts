@@ -10,7 +10,7 @@ import { intArg, numberArg, stderrLog } from './args.js';
 import { startProgress } from './progress.js';
 
 /** Flag name -> config key, for flags that map one to one. */
-const direct = ['realtime', 'loop', 'start', 'duration', 'stride', 'fps', 'live', 'model', 'modelsDir', 'device', 'threads', 'inputHeight', 'opacity', 'hud', 'inFlight', 'maxBatch', 'batchTimeout'] as const;
+const direct = ['realtime', 'loop', 'start', 'duration', 'stride', 'fps', 'live', 'model', 'drivableModel', 'precision', 'tta', 'modelsDir', 'device', 'threads', 'inputHeight', 'opacity', 'hud', 'inFlight', 'maxBatch', 'batchTimeout'] as const;
 
 type RunFlags = Partial<Record<(typeof direct)[number], unknown>> & {
   config?: string;

@@ -39,7 +39,14 @@ export interface FrameAnalysis {
   drivableFraction: number;
   egoFraction: number;
   histogram: ClassHistogram;
+  /** Road edges of the drivable area (the drivable head's where one ran, else the road classes'). */
   edges: RoadEdges;
+  /** 0/1 per pixel of `labels`' size: the area a drivable head found, where one ran. */
+  drivableHead?: Uint8Array;
+  /** 0/1 per pixel of `labels`' size: lane lines, where a lanes head ran. */
+  laneMask?: Uint8Array;
+  /** Nearest lane line left and right of the corridor centre at the reported rows, where a lanes head ran. */
+  lanes?: EdgeSample[];
 }
 
 /** Road boundary at one reported row: x as a fraction of the width, null where there is none. */
@@ -54,5 +61,7 @@ export interface DrivableSummary {
   drivablePct: number;
   egoCorridorPct: number;
   roadEdges: EdgeSample[];
+  /** Where a lanes head ran: at the rows of `roadEdges`, the nearest lane line left and right of the corridor centre. */
+  lanes?: EdgeSample[];
   histogram: Record<string, number>;
 }

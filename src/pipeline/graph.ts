@@ -17,7 +17,7 @@
 import { EMPTY, Subject, asapScheduler, catchError, concatMap, filter, from, lastValueFrom, map, merge, observeOn, of, takeUntil, takeWhile, tap, type Observable } from 'rxjs';
 import { isStale, type Frame, type FrameMeta, type FrameTimings, type StaleTick } from '../core/frame.js';
 import type { LabelMap } from '../core/labelmap.js';
-import type { InputTensor } from '../core/model.js';
+import type { FrameHeads, PackedInput } from '../core/model.js';
 import type { FrameProcessor } from '../core/processor.js';
 import type { PipelineContext, ProcessedFrame, Sink } from '../core/sink.js';
 import { signalOf, staleSignal, type SignalMessage } from '../core/signal.js';
@@ -125,13 +125,13 @@ export function createGraph(parts: GraphParts): PipelineHandle {
   const log = parts.log ?? (() => {});
   const stats = new RunStats();
   const batchStats = new BatchStats();
-  const origin = { model: processor.manifest.id, device: processor.device };
+  const origin = processor.origin;
   const sourceBindings = parts.sources.map((s): SourceBinding => ('source' in s ? s : { source: s }));
   if (sourceBindings.length === 0) throw new RoadsegError('no source given', { hint: 'give at least one source', exitCode: ExitCode.usage });
   const sinkBindings = parts.sinks.map((s): SinkBinding => ('sink' in s ? s : { sink: s }));
   const sinks = sinkBindings.map((b) => b.sink);
   const streams = sourceBindings.map((b) => b.source.info);
-  const context: PipelineContext = { stream: streams[0]!, streams, manifest: processor.manifest, device: processor.device };
+  const context: PipelineContext = { stream: streams[0]!, streams, manifest: processor.manifest, device: processor.device, precision: origin.precision, classes: processor.classes };
   const aborted = new Subject<void>();
   const results = new Subject<ProcessedFrame>();
   const maxBatch = Math.max(1, parts.maxBatch ?? 1);
@@ -252,8 +252,8 @@ export function createGraph(parts: GraphParts): PipelineHandle {
     });
 
   /** Infers a batch of preprocessed frames; frames of a failed call are skipped. */
-  type Preprocessed = InFlight & { tensor: InputTensor; image: Mat };
-  const inferBatch = async (batch: Preprocessed[], waitedMs: number): Promise<(Preprocessed & { labels: LabelMap })[]> => {
+  type Preprocessed = InFlight & { tensor: PackedInput; image: Mat };
+  const inferBatch = async (batch: Preprocessed[], waitedMs: number): Promise<(Preprocessed & { heads: FrameHeads; labels: LabelMap })[]> => {
     const live = batch.filter((x) => {
       if (!skipped(x)) return true;
       skip(x);
@@ -262,9 +262,9 @@ export function createGraph(parts: GraphParts): PipelineHandle {
     if (live.length === 0) return [];
     if (lanes.length > 1) batchStats.add(live.length, waitedMs);
     const t0 = performance.now();
-    let labels: LabelMap[];
+    let heads: FrameHeads[];
     try {
-      labels = live.length > 1 && processor.inferBatch ? await processor.inferBatch(live.map((x) => x.tensor)) : await Promise.all(live.map((x) => processor.infer(x.tensor)));
+      heads = live.length > 1 && processor.inferBatch ? await processor.inferBatch(live.map((x) => x.tensor)) : await Promise.all(live.map((x) => processor.infer(x.tensor)));
     } catch (e) {
       for (const x of live) {
         fail(x.lane, stepError('infer', x.meta, x.lane.source, e), x.meta.index);
@@ -276,7 +276,7 @@ export function createGraph(parts: GraphParts): PipelineHandle {
     return live.map((x, i) => {
       x.timings.inferMs = ms;
       sample(x.lane, 'infer', ms);
-      return { ...x, labels: labels[i]! };
+      return { ...x, heads: heads[i]!, labels: heads[i]!.labels };
     });
   };
 
@@ -390,7 +390,7 @@ export function createGraph(parts: GraphParts): PipelineHandle {
         batchInference({
           maxBatch,
           timeoutMs: parts.batchTimeoutMs ?? 20,
-          key: (x) => x.tensor.shape.join('x'),
+          key: (x) => x.tensor.flat().map((t) => t.shape.join('x')).join(','),
           lane: (x) => x.lane.id,
           openLanes,
           run: inferBatch,
@@ -398,7 +398,7 @@ export function createGraph(parts: GraphParts): PipelineHandle {
         // Hand the labels on asynchronously, so the next inference is started before this frame's
         // analysis and rendering run on the main thread, in parallel with it.
         observeOn(asapScheduler),
-        step('analyse', (x) => ({ ...x, ...processor.analyse(x.labels) })),
+        step('analyse', (x) => ({ ...x, ...processor.analyse(x.heads) })),
         step('render', (x) => {
           const overlay = processor.render(x.image, x.analysis, x.summary);
           return { ...x, mats: [...x.mats, overlay], overlay };

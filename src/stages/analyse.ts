@@ -1,8 +1,9 @@
-import type { DrivableSummary, EgoCorridor, FrameAnalysis } from '../core/analysis.js';
+import type { DrivableSummary, EdgeSample, EgoCorridor, FrameAnalysis } from '../core/analysis.js';
 import { heightOf, widthOf, type LabelMap } from '../core/labelmap.js';
 import { drivableArea, drivableLut, drivableMask } from './drivable.js';
 import { roadEdges } from './edges.js';
 import { classHistogram, histogramFractions } from './histogram.js';
+import { sampleLabels } from './labelmap.js';
 
 export interface AnalysisConfig {
   corridor: EgoCorridor;
@@ -14,18 +15,50 @@ export interface AnalysisConfig {
   classNames: readonly string[];
 }
 
-export function analyse(labels: LabelMap, cfg: AnalysisConfig, lut = drivableLut(cfg.drivableClasses)): FrameAnalysis {
+/** Maps of binary heads (0/1), at their model's input size. */
+export interface BinaryMaps {
+  /** Where given, the drivable fields come from it instead of the drivable classes of `labels`. */
+  drivable?: LabelMap;
+  lanes?: LabelMap;
+}
+
+const yes = drivableLut([1]);
+
+export function analyse(labels: LabelMap, cfg: AnalysisConfig, lut = drivableLut(cfg.drivableClasses), maps: BinaryMaps = {}): FrameAnalysis {
   const width = widthOf(labels);
   const height = heightOf(labels);
-  const mask = drivableMask(labels, lut);
-  const area = drivableArea(labels, cfg.corridor, lut);
+  const source = maps.drivable ? sampleLabels(maps.drivable, width, height) : labels;
+  const sourceLut = maps.drivable ? yes : lut;
+  const mask = drivableMask(source, sourceLut);
+  const area = drivableArea(source, cfg.corridor, sourceLut);
   return {
     labels,
     drivableFraction: area.drivableFraction,
     egoFraction: area.egoFraction,
     histogram: classHistogram(labels, cfg.classNames.length),
     edges: roadEdges(mask, width, height, cfg.corridor.centerX),
+    ...(maps.drivable && { drivableHead: mask }),
+    ...(maps.lanes && { laneMask: sampleLabels(maps.lanes, width, height).data, lanes: nearestLines(maps.lanes, cfg.edgeRows, cfg.corridor.centerX) }),
   };
+}
+
+/**
+ * In each row (fraction of the height), the x (fraction of the width) of the nearest line pixel
+ * left of the centre column and at or right of it, null where the row has none. Measured on the
+ * head's own map: downsampling could break thin lines.
+ */
+export function nearestLines(lines: LabelMap, rows: readonly number[], centerX: number): EdgeSample[] {
+  const width = widthOf(lines);
+  const height = heightOf(lines);
+  const cx = Math.min(width - 1, Math.max(0, Math.round(centerX * (width - 1))));
+  return rows.map((y) => {
+    const row = Math.min(height - 1, Math.round(y * (height - 1))) * width;
+    let left = cx - 1;
+    while (left >= 0 && !lines.data[row + left]) left--;
+    let right = cx;
+    while (right < width && !lines.data[row + right]) right++;
+    return { y, left: left < 0 ? null : round(left / (width - 1), 4), right: right >= width ? null : round(right / (width - 1), 4) };
+  });
 }
 
 const round = (x: number, digits: number) => Math.round(x * 10 ** digits) / 10 ** digits;
@@ -43,6 +76,7 @@ export function summarize(a: FrameAnalysis, cfg: AnalysisConfig): DrivableSummar
     drivablePct: round(a.drivableFraction * 100, 2),
     egoCorridorPct: round(a.egoFraction * 100, 2),
     roadEdges,
+    ...(a.lanes && { lanes: a.lanes }),
     histogram: histogramFractions(a.histogram, cfg.classNames),
   };
 }
