@@ -76,7 +76,7 @@ export function registerRun(program: Command): void {
       interrupted.dispose();
     }
     printSummary(summary, pipeline);
-    if (flags.summary) writeFileSync(flags.summary, JSON.stringify({ ...summary, model: pipeline.context.manifest.id, device: pipeline.context.device, source: stream, ...(streams.length > 1 && { streams }) }, null, 2) + '\n');
+    if (flags.summary) writeFileSync(flags.summary, JSON.stringify({ ...summary, model: pipeline.context.manifest.id, device: pipeline.context.device, precision: pipeline.context.precision, source: stream, ...(streams.length > 1 && { streams }) }, null, 2) + '\n');
     if (interrupted.signal) process.exitCode = interrupted.signal === 'SIGTERM' ? 143 : ExitCode.interrupted;
   });
 }
@@ -138,7 +138,7 @@ function handleSignals(pipeline: Pipeline) {
 function printSummary(s: RunSummary, p: Pipeline): void {
   const drops = Object.entries(s.drops).map(([k, v]) => `${v} ${k}`).join(', ') || 'none';
   const lines = [
-    `done: ${s.framesIn} frames in, ${s.framesOut} out in ${s.elapsedS.toFixed(1)} s (${s.fps.toFixed(2)} fps) on ${p.context.device}, model ${p.context.manifest.id}`,
+    `done: ${s.framesIn} frames in, ${s.framesOut} out in ${s.elapsedS.toFixed(1)} s (${s.fps.toFixed(2)} fps) on ${p.context.device}, model ${p.context.manifest.id} (${p.context.precision})`,
     `drops: ${drops}`,
     ...Object.entries(s.sources ?? {}).map(
       ([id, src]) => `source ${id}: ${src.framesIn} in, ${src.framesOut} out (${src.fps.toFixed(2)} fps)${Object.keys(src.drops).length ? `, drops: ${Object.entries(src.drops).map(([k, v]) => `${v} ${k}`).join(', ')}` : ''}${src.failed ? `; failed: ${src.failed}` : ''}`,
