@@ -71,12 +71,21 @@ const scene: Config[] = [
   { label: 'efficientvit-b0', model: 'efficientvit-b0' },
   { label: 'espnetv2-s2', model: 'espnetv2-s2' },
 ];
+const withTwin = (c: Config): Config => ({ ...c, label: `${c.label} + twinlitenet`, drivableModel: 'twinlitenet' });
+// The likely defaults first, so that a run cut short still compares them.
+const [deeplabFp32, deeplabInt8, efficientvit, espnet] = scene as [Config, Config, Config, Config];
 const configs: Config[] = [
-  ...scene,
+  deeplabInt8,
+  efficientvit,
   { label: 'twinlitenet alone', model: 'twinlitenet' },
-  ...scene.map((c) => ({ ...c, label: `${c.label} + twinlitenet`, drivableModel: 'twinlitenet' })),
-  { label: 'deeplabv3 int8, tta 0.75,1,1.25 + flip', model: 'deeplabv3-mnedgetpu-slim', precision: 'int8' as const, tta: [0.75, 1, 1.25], offline: true },
-  { label: 'efficientvit-b0, tta 0.75,1,1.25 + flip', model: 'efficientvit-b0', tta: [0.75, 1, 1.25], offline: true },
+  withTwin(deeplabInt8),
+  withTwin(efficientvit),
+  deeplabFp32,
+  { ...efficientvit, label: 'efficientvit-b0, tta 0.75,1,1.25 + flip', tta: [0.75, 1, 1.25], offline: true },
+  { ...deeplabInt8, label: 'deeplabv3 int8, tta 0.75,1,1.25 + flip', tta: [0.75, 1, 1.25], offline: true },
+  espnet,
+  withTwin(deeplabFp32),
+  withTwin(espnet),
 ].filter((c) => !args.only || args.only.split(',').some((o) => c.label.includes(o)));
 
 interface Row {
@@ -133,6 +142,29 @@ async function runClip(engine: SegmentationEngine, clip: string): Promise<{ fps:
 
 const meanAbsDelta = (xs: number[]) => (xs.length < 2 ? 0 : xs.slice(1).reduce((sum, x, i) => sum + Math.abs(x - xs[i]!), 0) / (xs.length - 1));
 
+const f3 = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(3));
+const cls = (r: EvaluationReport) => (r.classes ? `${f3(r.classes.pixelAccuracy)} / ${f3(r.classes.meanIou)} / ${f3(r.classes.classes[0]!.iou)}` : '-');
+const drv = (r: EvaluationReport) => `${f3(r.drivable.iou)} / ${f3(r.drivable.precision)} / ${f3(r.drivable.recall)}`;
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+/** The table of the rows so far (printed after every configuration, so a cut run keeps what it measured). */
+const table = () => [
+  `bench:models: ${frames} frames per clip, CamVid sequence every ${seqStep}th frame (${sets.sequence!.length} of 101), bare inference median of ${inferFrames}; CPU provider, ${new Date().toISOString()}`,
+  '',
+  '| configuration | CamVid 20: px acc / mIoU / road IoU | drivable vs road IoU / P / R | sequence: px acc / mIoU / road | drivable IoU / P / R | Cityscapes pair: px acc / mIoU / road | drivable IoU / P / R | CPU ms/frame | pipeline fps | steadiness (mean abs. change of ego %) |',
+  '|---|---|---|---|---|---|---|---|---|---|',
+  ...rows.map((r) => {
+    const a = r.accuracy;
+    const steady = r.steadiness ? f3(mean(Object.values(r.steadiness))) : '-';
+    return `| ${r.label} | ${cls(a.camvid!)} | ${drv(a.camvid!)} | ${cls(a.sequence!)} | ${drv(a.sequence!)} | ${cls(a.cityscapes!)} | ${drv(a.cityscapes!)} | ${r.inferMs.toFixed(0)} | ${r.fps === undefined ? '-' : r.fps.toFixed(2)} | ${steady} |`;
+  }),
+  '',
+  'steadiness per clip (mean abs. change of egoCorridorPct between consecutive frames):',
+  '',
+  `| configuration | ${clips.map((c) => c.replace(/^udacity_|\.mp4$/g, '')).join(' | ')} |`,
+  `|---|${clips.map(() => '---').join('|')}|`,
+  ...rows.filter((r) => r.steadiness).map((r) => `| ${r.label} | ${clips.map((c) => f3(r.steadiness![c])).join(' | ')} |`),
+].join('\n');
+
 const rows: Row[] = [];
 for (const c of configs) {
   const t0 = performance.now();
@@ -150,32 +182,10 @@ for (const c of configs) {
       }
     }
     rows.push(row);
-    process.stderr.write(`bench:models: ${c.label} done in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
+    process.stderr.write(`bench:models: ${c.label} done in ${((performance.now() - t0) / 1000).toFixed(0)} s\n${table()}\n\n`);
+    if (args.json) writeFileSync(args.json, JSON.stringify({ frames, seqStep, inferFrames, clips, rows }, null, 2) + '\n');
   } finally {
     await engine.dispose();
   }
 }
-
-const f3 = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(3));
-const cls = (r: EvaluationReport) => (r.classes ? `${f3(r.classes.pixelAccuracy)} / ${f3(r.classes.meanIou)} / ${f3(r.classes.classes[0]!.iou)}` : '-');
-const drv = (r: EvaluationReport) => `${f3(r.drivable.iou)} / ${f3(r.drivable.precision)} / ${f3(r.drivable.recall)}`;
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const lines = [
-  `bench:models: ${frames} frames per clip, CamVid sequence every ${seqStep}th frame (${sets.sequence!.length} of 101), bare inference median of ${inferFrames}; CPU provider, ${new Date().toISOString()}`,
-  '',
-  '| configuration | CamVid 20: px acc / mIoU / road IoU | drivable vs road IoU / P / R | sequence: px acc / mIoU / road | drivable IoU / P / R | Cityscapes pair: px acc / mIoU / road | drivable IoU / P / R | CPU ms/frame | pipeline fps | steadiness (mean abs. change of ego %) |',
-  '|---|---|---|---|---|---|---|---|---|---|',
-  ...rows.map((r) => {
-    const a = r.accuracy;
-    const steady = r.steadiness ? f3(mean(Object.values(r.steadiness))) : '-';
-    return `| ${r.label} | ${cls(a.camvid!)} | ${drv(a.camvid!)} | ${cls(a.sequence!)} | ${drv(a.sequence!)} | ${cls(a.cityscapes!)} | ${drv(a.cityscapes!)} | ${r.inferMs.toFixed(0)} | ${r.fps === undefined ? '-' : r.fps.toFixed(2)} | ${steady} |`;
-  }),
-  '',
-  'steadiness per clip (mean abs. change of egoCorridorPct between consecutive frames):',
-  '',
-  `| configuration | ${clips.map((c) => c.replace(/^udacity_|\.mp4$/g, '')).join(' | ')} |`,
-  `|---|${clips.map(() => '---').join('|')}|`,
-  ...rows.filter((r) => r.steadiness).map((r) => `| ${r.label} | ${clips.map((c) => f3(r.steadiness![c])).join(' | ')} |`),
-];
-console.log(lines.join('\n'));
-if (args.json) writeFileSync(args.json, JSON.stringify({ frames, seqStep, inferFrames, clips, rows }, null, 2) + '\n');
+console.log(table());
