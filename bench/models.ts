@@ -8,12 +8,16 @@
  *                mIoU and road IoU of the scene model, and IoU / precision / recall against road of
  *                the drivable area the signal uses (the drivable head's where one runs)
  *   CPU ms       bare inference per frame (all models of the configuration) at the default sizes,
- *                median over --infer-frames frames of the fps clip, tensors prepared beforehand
- *   fps          the whole graph with the signal sink on the first --frames frames of the fps clip
+ *                tensors of the fps clip prepared beforehand; every configuration's engine open at
+ *                once and called in turn, --infer-frames rounds, median (a shared machine's load
+ *                then weighs on all alike)
+ *   fps          the whole graph with the signal sink on the first --frames frames of the fps clip,
+ *                the configurations in turn, best of two rounds
  *   steadiness   mean |frame-to-frame change| of egoCorridorPct over the first --frames frames of
  *                each of the six real dashcam clips (lower is steadier), and its mean over clips
  *
- * Usage: npm run bench:models [-- --frames N --seq-step N --infer-frames N --json FILE --only a,b]
+ * Usage: npm run bench:models [-- --frames N --seq-step N --infer-frames N --json FILE --only a,b --speed-only]
+ * (--speed-only: the CPU ms and fps columns alone.)
  * The machine is shared and noisy: speed figures are comparable within one run only.
  */
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
@@ -36,6 +40,7 @@ const { values: args } = parseArgs({
     'infer-frames': { type: 'string', default: '15' },
     json: { type: 'string' },
     only: { type: 'string' },
+    'speed-only': { type: 'boolean', default: false },
     'models-dir': { type: 'string' },
   },
 });
@@ -90,9 +95,9 @@ const configs: Config[] = [
 
 interface Row {
   label: string;
-  accuracy: Record<string, EvaluationReport>;
+  accuracy?: Record<string, EvaluationReport>;
   /** Bare inference, ms per frame (median). */
-  inferMs: number;
+  inferMs?: number;
   fps?: number;
   /** Mean |Δ egoCorridorPct| per clip. */
   steadiness?: Record<string, number>;
@@ -107,10 +112,11 @@ const engineOptions = (c: Config): EngineOptions => ({
   ...(c.tta && { tta: c.tta }),
 });
 
-async function inferMs(engine: SegmentationEngine): Promise<number> {
+/** Frames of the fps clip packed for an engine. */
+async function prepared(engine: SegmentationEngine, count: number): Promise<PackedInput[]> {
   const source = openSource(join(videos, fpsClip), {});
   const inputs: PackedInput[] = [];
-  for (let i = 0; i < Math.min(inferFrames, 10); i++) {
+  for (let i = 0; i < count; i++) {
     const f = await source.read();
     if (!f || isStale(f)) break;
     const bgr = toBgr(f.image);
@@ -118,14 +124,10 @@ async function inferMs(engine: SegmentationEngine): Promise<number> {
     bgr.release();
   }
   source.close();
-  const times: number[] = [];
-  for (let i = 0; i < inferFrames; i++) {
-    const t0 = performance.now();
-    await engine.infer(inputs[i % inputs.length]!);
-    times.push(performance.now() - t0);
-  }
-  return times.sort((a, b) => a - b)[times.length >> 1]!;
+  return inputs;
 }
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 /** The whole graph (signal sink) on a clip's first frames: fps and the ego corridor's values. */
 async function runClip(engine: SegmentationEngine, clip: string): Promise<{ fps: number; ego: number[] }> {
@@ -155,7 +157,8 @@ const table = () => [
   ...rows.map((r) => {
     const a = r.accuracy;
     const steady = r.steadiness ? f3(mean(Object.values(r.steadiness))) : '-';
-    return `| ${r.label} | ${cls(a.camvid!)} | ${drv(a.camvid!)} | ${cls(a.sequence!)} | ${drv(a.sequence!)} | ${cls(a.cityscapes!)} | ${drv(a.cityscapes!)} | ${r.inferMs.toFixed(0)} | ${r.fps === undefined ? '-' : r.fps.toFixed(2)} | ${steady} |`;
+    const acc = a ? [cls(a.camvid!), drv(a.camvid!), cls(a.sequence!), drv(a.sequence!), cls(a.cityscapes!), drv(a.cityscapes!)] : Array<string>(6).fill('-');
+    return `| ${r.label} | ${acc.join(' | ')} | ${r.inferMs === undefined ? '-' : r.inferMs.toFixed(0)} | ${r.fps === undefined ? '-' : r.fps.toFixed(2)} | ${steady} |`;
   }),
   '',
   'steadiness per clip (mean abs. change of egoCorridorPct between consecutive frames):',
@@ -166,26 +169,53 @@ const table = () => [
 ].join('\n');
 
 const rows: Row[] = [];
-for (const c of configs) {
-  const t0 = performance.now();
-  const engine = await SegmentationEngine.create(engineOptions(c));
-  try {
-    const accuracy: Record<string, EvaluationReport> = {};
-    for (const [name, pairs] of Object.entries(sets)) accuracy[name] = await evaluate(engine, pairs);
-    const row: Row = { label: c.label, accuracy, inferMs: await inferMs(engine) };
-    if (!c.offline) {
-      row.steadiness = {};
-      for (const clip of clips) {
-        const r = await runClip(engine, clip);
-        row.steadiness[clip] = meanAbsDelta(r.ego);
-        if (clip === fpsClip) row.fps = r.fps;
+const save = () => args.json && writeFileSync(args.json, JSON.stringify({ frames, seqStep, inferFrames, clips, rows }, null, 2) + '\n');
+
+if (!args['speed-only']) {
+  for (const c of configs) {
+    const t0 = performance.now();
+    const engine = await SegmentationEngine.create(engineOptions(c));
+    try {
+      const accuracy: Record<string, EvaluationReport> = {};
+      for (const [name, pairs] of Object.entries(sets)) accuracy[name] = await evaluate(engine, pairs);
+      const row: Row = { label: c.label, accuracy };
+      if (!c.offline) {
+        row.steadiness = {};
+        for (const clip of clips) row.steadiness[clip] = meanAbsDelta((await runClip(engine, clip)).ego);
       }
+      rows.push(row);
+      process.stderr.write(`bench:models: ${c.label} done in ${((performance.now() - t0) / 1000).toFixed(0)} s\n${table()}\n\n`);
+      save();
+    } finally {
+      await engine.dispose();
     }
-    rows.push(row);
-    process.stderr.write(`bench:models: ${c.label} done in ${((performance.now() - t0) / 1000).toFixed(0)} s\n${table()}\n\n`);
-    if (args.json) writeFileSync(args.json, JSON.stringify({ frames, seqStep, inferFrames, clips, rows }, null, 2) + '\n');
-  } finally {
-    await engine.dispose();
   }
 }
+
+// Speed: every configuration's engine open at once, called in turn.
+const engines = await Promise.all(configs.map((c) => SegmentationEngine.create(engineOptions(c))));
+try {
+  const inputs = await Promise.all(engines.map((e) => prepared(e, Math.min(inferFrames, 10))));
+  const times: number[][] = engines.map(() => []);
+  for (let round = 0; round < inferFrames; round++) {
+    for (const [i, engine] of engines.entries()) {
+      const t0 = performance.now();
+      await engine.infer(inputs[i]![round % inputs[i]!.length]!);
+      times[i]!.push(performance.now() - t0);
+    }
+  }
+  const fps: number[][] = engines.map(() => []);
+  for (let round = 0; round < 2; round++) {
+    for (const [i, engine] of engines.entries()) if (!configs[i]!.offline) fps[i]!.push((await runClip(engine, fpsClip)).fps);
+  }
+  configs.forEach((c, i) => {
+    let row = rows.find((r) => r.label === c.label);
+    if (!row) rows.push((row = { label: c.label }));
+    row.inferMs = median(times[i]!);
+    if (fps[i]!.length) row.fps = Math.max(...fps[i]!);
+  });
+} finally {
+  await Promise.all(engines.map((e) => e.dispose()));
+}
+save();
 console.log(table());
