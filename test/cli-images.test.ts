@@ -24,14 +24,14 @@ describe('roadseg eval (accuracy of the default model)', () => {
 
   it('coral reference mask: >= 0.90 pixel agreement', () => {
     const dir = join(data, 'reference/coral');
-    const r = evalJson(['--images', dir, '--labels', dir, '--image-suffix', '.png', '--label-suffix', '_reference_trainIds.png']);
+    const r = evalJson(['--images', dir, '--labels', dir, '--image-suffix', '.png', '--label-suffix', '_reference_trainIds.png', '--model', 'deeplabv3-mnedgetpu-slim']);
     expect(r.pixelAccuracy).toBeGreaterThanOrEqual(0.9);
   });
 
   it('prints a table by default', () => {
     const r = runCli(['eval', '--models-dir', modelsDir, '--images', join(data, 'images/cityscapes'), '--labels', join(data, 'labels/cityscapes'), '--image-suffix', '_leftImg8bit.png', '--label-suffix', '_gtFine_labelTrainIds.png']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/1 pairs, model deeplabv3-mnedgetpu-slim \(int8\) on cpu/);
+    expect(r.stdout).toMatch(/1 pairs, model efficientvit-b0 \(fp32\) on cpu/);
     expect(r.stdout).toMatch(/^road\s+\d+\s+0\.9\d+/m);
   });
 
@@ -57,7 +57,7 @@ describe('roadseg segment', () => {
     expect(labels.at(1000, 1024)).toBe(0); // road at the bottom centre
     expect(labels.at(10, 1024)).not.toBe(0);
     const summary = JSON.parse(readFileSync(`${stem}.json`, 'utf8'));
-    expect(summary).toMatchObject({ model: 'deeplabv3-mnedgetpu-slim', device: 'cpu', width: 2048, height: 1024, inputSize: { width: 1025, height: 513 } });
+    expect(summary).toMatchObject({ model: 'efficientvit-b0', device: 'cpu', precision: 'fp32', drivableSource: 'efficientvit-b0', width: 2048, height: 1024, inputSize: { width: 1024, height: 512 } });
     expect(summary.drivablePct).toBeGreaterThan(15);
     expect(summary.drivablePct).toBeLessThan(60);
     expect(summary.egoCorridorPct).toBeGreaterThan(summary.drivablePct);
@@ -92,7 +92,7 @@ describe('roadseg segment', () => {
   it('missing weights are a clear error', () => {
     const r = runCli(['segment', join(data, 'images/cityscapes'), '--out', tempDir(), '--models-dir', tempDir()]);
     expect(r.code).toBe(4);
-    expect(r.stderr).toMatch(/weights for model "deeplabv3-mnedgetpu-slim" not found/);
+    expect(r.stderr).toMatch(/weights for model "efficientvit-b0" not found/);
   });
 
   it('a checksum mismatch is a clear error', () => {

@@ -54,7 +54,7 @@ describe('registry', () => {
     const lacks = (await SegmentationEngine.create({ model: 'efficientvit-b0', precision: 'int8', modelsDir }).catch((e: unknown) => e)) as RoadsegError;
     expect(lacks.exitCode).toBe(2);
     expect(lacks.message).toMatch(/"efficientvit-b0" has no int8 weights/);
-    const gpu = (await SegmentationEngine.create({ precision: 'int8', device: 'webgpu', modelsDir }).catch((e: unknown) => e)) as RoadsegError;
+    const gpu = (await SegmentationEngine.create({ model: 'deeplabv3-mnedgetpu-slim', precision: 'int8', device: 'webgpu', modelsDir }).catch((e: unknown) => e)) as RoadsegError;
     expect(gpu.exitCode).toBe(2);
     expect(gpu.message).toMatch(/int8 weights .* do not run on webgpu/);
   });

@@ -35,9 +35,9 @@ describe.skipIf(!vulkan)('webgpu on this machine (lavapipe where there is no GPU
   let gpu: SegmentationEngine;
   const log: string[] = [];
   beforeAll(async () => {
-    cpu = await SegmentationEngine.create({ device: 'cpu', precision: 'fp32', modelsDir, noWarmup: true });
+    cpu = await SegmentationEngine.create({ model: 'deeplabv3-mnedgetpu-slim', device: 'cpu', precision: 'fp32', modelsDir, noWarmup: true });
     // No warm-up: lavapipe compiles the shaders on the first run of each size (several seconds).
-    gpu = await SegmentationEngine.create({ device: 'webgpu', modelsDir, noWarmup: true, log: (l) => log.push(l) });
+    gpu = await SegmentationEngine.create({ model: 'deeplabv3-mnedgetpu-slim', device: 'webgpu', modelsDir, noWarmup: true, log: (l) => log.push(l) });
   });
   afterAll(async () => {
     await cpu?.dispose();
