@@ -135,7 +135,7 @@ export class FakeProcessor implements FrameProcessor {
     }
   }
 
-  async inferBatch(tensors: readonly ndarray.NdArray<Uint8Array>[]) {
+  async inferBatch(tensors: readonly PackedInput[]) {
     this.batches.push(tensors.length);
     return Promise.all(tensors.map((t) => this.infer(t)));
   }
