@@ -102,10 +102,6 @@ export class WorkerSession {
     this.outputMetadata = created.outputMetadata;
   }
 
-  async run(feeds: Record<string, ort.Tensor>, fetches: string[]): Promise<Record<string, TensorData>> {
-    return (await this.worker.runAll([{ session: this, feeds, fetches }]))[0]!;
-  }
-
   release(): Promise<void> {
     return this.worker.release(this);
   }
