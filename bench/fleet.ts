@@ -99,11 +99,11 @@ async function brokerCost(name: string, makeSink: (source: string) => Sink, serv
   const sinks = Array.from({ length: sources }, (_, s) => makeSink(`cam${s}`));
   for (const [s, sink] of sinks.entries()) {
     const stream = { sourceId: `cam${s}`, uri: `cam${s}`, kind: 'stream' as const, live: true, width: 1280, height: 720, fps };
-    await sink.open({ stream, streams: [stream], manifest: {} as never, device: 'cpu' });
+    await sink.open({ stream, streams: [stream], manifest: {} as never, device: 'cpu', precision: 'fp32', classes: { names: [], palette: [] } });
   }
   await new Promise((r) => setTimeout(r, 500));
   const message = (source: number, frame: number): SignalMessage => ({
-    v: 1, type: 'signal', source: `cam${source}`, frame, ptsMs: frame * 33.333, captureTime: Date.now(), latencyMs: 80.5, status: 'ok', model: 'deeplabv3_mnedgetpu_slim_cityscapes', device: 'cpu',
+    v: 1, type: 'signal', source: `cam${source}`, frame, ptsMs: frame * 33.333, captureTime: Date.now(), latencyMs: 80.5, status: 'ok', model: 'deeplabv3_mnedgetpu_slim_cityscapes', device: 'cpu', precision: 'fp32', drivableSource: 'deeplabv3_mnedgetpu_slim_cityscapes',
     drivablePct: 41.2, egoCorridorPct: 88.9, roadEdges: [{ y: 0.6, left: 0.21, right: 0.83 }, { y: 0.8, left: 0.12, right: 0.91 }] as never, histogram: { road: 0.41, car: 0.12, sky: 0.2, building: 0.15, vegetation: 0.12 },
     confidence: 0.73, freeSpace: Array.from({ length: 32 }, (_, i) => 0.6 + (i % 5) * 0.05), hoodY: 0.93, camera: { condition: 'ok', luma: 103.2, sharpness: 1494.5, stillFrames: 0 },
   });

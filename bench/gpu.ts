@@ -216,7 +216,7 @@ for (const model of models) {
     const t0 = performance.now();
     let engine: SegmentationEngine;
     try {
-      engine = await SegmentationEngine.create({ model, device: v.provider, modelsDir, noWarmup: true, ...v.opts });
+      engine = await SegmentationEngine.create({ model, device: v.provider, precision: 'fp32', modelsDir, noWarmup: true, ...v.opts });
     } catch (e) {
       let note = e instanceof RoadsegError ? (e.where ?? e.message) : messageOf(e);
       if (/providers_cuda\.so .*is not installed/.test(note)) note = 'CUDA provider not installed (`npm run install:cuda`)';
@@ -237,7 +237,7 @@ for (const model of models) {
         let firstRunMs = 0;
         for (const t of tensors) {
           const f0 = performance.now();
-          labels.push(new Uint8Array((await engine.infer(t)).data));
+          labels.push(new Uint8Array((await engine.infer(t)).labels.data));
           if (labels.length === 1) firstRunMs = performance.now() - f0;
         }
         if (v.provider === 'cpu' && !reference.has(key)) reference.set(key, labels);

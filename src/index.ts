@@ -10,8 +10,8 @@ export type { Frame, FrameMeta, FrameTimings, StaleTick, StreamInfo } from './co
 export type { FrameSource, SourceOptions } from './core/source.js';
 export type { PipelineContext, ProcessedFrame, Sink, SinkPolicy } from './core/sink.js';
 export type { FrameProcessor } from './core/processor.js';
-export type { ModelManifest, Provider } from './core/model.js';
-export type { ClassScores, Inference, LabelMap } from './core/labelmap.js';
+export type { FrameHeads, HeadScores, ModelManifest, Provider } from './core/model.js';
+export type { LabelMap } from './core/labelmap.js';
 export type * from './core/analysis.js';
 export { signalVersion, type SignalMessage } from './core/signal.js';
 export { SegmentationEngine, type EngineOptions } from './engine/engine.js';

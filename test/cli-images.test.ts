@@ -24,14 +24,14 @@ describe('roadseg eval (accuracy of the default model)', () => {
 
   it('coral reference mask: >= 0.90 pixel agreement', () => {
     const dir = join(data, 'reference/coral');
-    const r = evalJson(['--images', dir, '--labels', dir, '--image-suffix', '.png', '--label-suffix', '_reference_trainIds.png']);
+    const r = evalJson(['--images', dir, '--labels', dir, '--image-suffix', '.png', '--label-suffix', '_reference_trainIds.png', '--model', 'deeplabv3-mnedgetpu-slim']);
     expect(r.pixelAccuracy).toBeGreaterThanOrEqual(0.9);
   });
 
   it('prints a table by default', () => {
     const r = runCli(['eval', '--models-dir', modelsDir, '--images', join(data, 'images/cityscapes'), '--labels', join(data, 'labels/cityscapes'), '--image-suffix', '_leftImg8bit.png', '--label-suffix', '_gtFine_labelTrainIds.png']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/1 pairs, model deeplabv3-mnedgetpu-slim on cpu/);
+    expect(r.stdout).toMatch(/1 pairs, model efficientvit-b0 \(fp32\) on cpu/);
     expect(r.stdout).toMatch(/^road\s+\d+\s+0\.9\d+/m);
   });
 
@@ -57,7 +57,7 @@ describe('roadseg segment', () => {
     expect(labels.at(1000, 1024)).toBe(0); // road at the bottom centre
     expect(labels.at(10, 1024)).not.toBe(0);
     const summary = JSON.parse(readFileSync(`${stem}.json`, 'utf8'));
-    expect(summary).toMatchObject({ model: 'deeplabv3-mnedgetpu-slim', device: 'cpu', width: 2048, height: 1024, inputSize: { width: 1025, height: 513 } });
+    expect(summary).toMatchObject({ model: 'efficientvit-b0', device: 'cpu', precision: 'fp32', drivableSource: 'efficientvit-b0', width: 2048, height: 1024, inputSize: { width: 1024, height: 512 } });
     expect(summary.drivablePct).toBeGreaterThan(15);
     expect(summary.drivablePct).toBeLessThan(60);
     expect(summary.egoCorridorPct).toBeGreaterThan(summary.drivablePct);
@@ -92,12 +92,12 @@ describe('roadseg segment', () => {
   it('missing weights are a clear error', () => {
     const r = runCli(['segment', join(data, 'images/cityscapes'), '--out', tempDir(), '--models-dir', tempDir()]);
     expect(r.code).toBe(4);
-    expect(r.stderr).toMatch(/weights for model "deeplabv3-mnedgetpu-slim" not found/);
+    expect(r.stderr).toMatch(/weights for model "efficientvit-b0" not found/);
   });
 
   it('a checksum mismatch is a clear error', () => {
     const dir = tempDir();
-    writeFileSync(join(dir, 'deeplabv3_mnedgetpu_slim_cityscapes_dynbatch.onnx'), Buffer.alloc(1000));
+    for (const f of Object.values(getManifest().weights)) writeFileSync(join(dir, f.file), Buffer.alloc(1000));
     const r = runCli(['segment', join(data, 'images/cityscapes'), '--out', tempDir(), '--models-dir', dir]);
     expect(r.code).toBe(4);
     expect(r.stderr).toMatch(/checksum mismatch/);
@@ -109,7 +109,7 @@ describe('roadseg segment', () => {
     const onnx = wrongContractModel();
     writeFileSync(join(dir, 'tiny.onnx'), onnx);
     const { manifestPath: _, ...base } = getManifest();
-    writeFileSync(join(dir, 'tiny.json'), JSON.stringify({ ...base, id: 'tiny', default: false, weights: 'tiny.onnx', sha256: sha256(onnx) }));
+    writeFileSync(join(dir, 'tiny.json'), JSON.stringify({ ...base, id: 'tiny', default: false, weights: { fp32: { file: 'tiny.onnx', sha256: sha256(onnx) } } }));
     const r = runCli(['segment', join(data, 'images/cityscapes'), '--out', tempDir(), '--model', join(dir, 'tiny.json'), '--device', 'cpu']);
     expect(r.code).toBe(4);
     expect(r.stderr).toMatch(/model graph does not match manifest "tiny"/);
@@ -123,12 +123,21 @@ describe('roadseg segment', () => {
 });
 
 describe('roadseg models', () => {
-  it('lists both models as verified', () => {
+  it('lists the four models as verified, each weight file by precision', () => {
     const r = runCli(['models', '--json', '--models-dir', modelsDir]);
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
-    expect(j.models.map((m: { id: string; status: string }) => `${m.id}:${m.status}`)).toEqual(['deeplabv3-mnedgetpu-slim:verified', 'espnetv2-s2:verified']);
-    expect(existsSync(j.models[0].path)).toBe(true);
+    expect(j.models.map((m: { id: string; status: string }) => `${m.id}:${m.status}`)).toEqual(
+      expect.arrayContaining(['deeplabv3-mnedgetpu-slim:verified', 'efficientvit-b0:verified', 'espnetv2-s2:verified', 'twinlitenet:verified']),
+    );
+    expect(j.models).toHaveLength(4);
+    const deeplab = j.models.find((m: { id: string }) => m.id === 'deeplabv3-mnedgetpu-slim');
+    expect(deeplab.weights.map((w: { precision: string; file: string }) => `${w.precision}:${w.file}`)).toEqual([
+      'fp32:deeplabv3_mnedgetpu_slim_cityscapes_dynbatch.onnx',
+      'int8:deeplabv3_mnedgetpu_slim_cityscapes_int8.onnx',
+    ]);
+    expect(existsSync(deeplab.weights[1].path)).toBe(true);
+    expect(j.models.find((m: { id: string }) => m.id === 'twinlitenet').heads).toEqual(['drivable', 'lanes']);
     expect(runCli(['models', '--help']).stdout).toMatch(/Usage: roadseg models/);
   });
 });

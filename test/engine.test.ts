@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planProviders } from '../src/engine/devices.js';
 import { SegmentationEngine } from '../src/engine/engine.js';
-import { getManifest, listManifests } from '../src/engine/registry.js';
+import { choosePrecision, getManifest, listManifests } from '../src/engine/registry.js';
 import { Segmenter } from '../src/pipeline/segmenter.js';
 import { readImage } from '../src/sources/images.js';
 import { RoadsegError } from '../src/util/errors.js';
@@ -33,63 +33,96 @@ describe('device policy', () => {
 });
 
 describe('registry', () => {
-  it('registers both models, DeepLabV3 first as the default', () => {
+  it('registers the four models, the default first', () => {
     const all = listManifests();
-    expect(all.map((m) => m.id)).toEqual(['deeplabv3-mnedgetpu-slim', 'espnetv2-s2']);
-    expect(getManifest().id).toBe('deeplabv3-mnedgetpu-slim');
+    expect(all.map((m) => m.id).sort()).toEqual(['deeplabv3-mnedgetpu-slim', 'efficientvit-b0', 'espnetv2-s2', 'twinlitenet']);
+    expect(all[0]!.default).toBe(true);
+    expect(getManifest().id).toBe(all[0]!.id);
     expect(() => getManifest('nope')).toThrow(/unknown model "nope"/);
   });
 
+  it('precision auto: int8 on the CPU where a model has it, fp32 elsewhere', () => {
+    const deeplab = getManifest('deeplabv3-mnedgetpu-slim');
+    expect(choosePrecision(deeplab, 'auto', 'cpu')).toBe('int8');
+    expect(choosePrecision(deeplab, 'auto', 'webgpu')).toBe('fp32');
+    expect(choosePrecision(deeplab, 'auto', 'cuda')).toBe('fp32');
+    expect(choosePrecision(getManifest('efficientvit-b0'), 'auto', 'cpu')).toBe('fp32');
+    expect(choosePrecision(deeplab, 'fp32', 'cpu')).toBe('fp32');
+  });
+
+  it('a precision the model lacks, or int8 on WebGPU, is a usage error', async () => {
+    const lacks = (await SegmentationEngine.create({ model: 'efficientvit-b0', precision: 'int8', modelsDir }).catch((e: unknown) => e)) as RoadsegError;
+    expect(lacks.exitCode).toBe(2);
+    expect(lacks.message).toMatch(/"efficientvit-b0" has no int8 weights/);
+    const gpu = (await SegmentationEngine.create({ model: 'deeplabv3-mnedgetpu-slim', precision: 'int8', device: 'webgpu', modelsDir }).catch((e: unknown) => e)) as RoadsegError;
+    expect(gpu.exitCode).toBe(2);
+    expect(gpu.message).toMatch(/int8 weights .* do not run on webgpu/);
+  });
+
   it('missing weights name the file and the folders searched', async () => {
-    const err = (await SegmentationEngine.create({ modelsDir: tempDir() }).catch((e: unknown) => e)) as RoadsegError;
-    expect(err.message).toMatch(/deeplabv3_mnedgetpu_slim_cityscapes\.onnx/);
+    const err = (await SegmentationEngine.create({ precision: 'fp32', modelsDir: tempDir() }).catch((e: unknown) => e)) as RoadsegError;
+    expect(err.message).toMatch(new RegExp(getManifest().weights.fp32.file.replace(/\./g, '\\.')));
     expect(err.hint).toMatch(/--models-dir/);
   });
 
   it('a checksum mismatch names the file', async () => {
     const dir = tempDir();
-    writeFileSync(join(dir, 'deeplabv3_mnedgetpu_slim_cityscapes_dynbatch.onnx'), 'not the model');
-    const err = (await SegmentationEngine.create({ modelsDir: dir }).catch((e: unknown) => e)) as RoadsegError;
+    const file = getManifest().weights.fp32.file;
+    writeFileSync(join(dir, file), 'not the model');
+    const err = (await SegmentationEngine.create({ precision: 'fp32', modelsDir: dir }).catch((e: unknown) => e)) as RoadsegError;
     expect(err.message).toMatch(/checksum mismatch/);
-    expect(err.where).toBe(join(dir, 'deeplabv3_mnedgetpu_slim_cityscapes_dynbatch.onnx'));
+    expect(err.where).toBe(join(dir, file));
   });
 
   it('a graph that does not match its manifest is refused with what differs', async () => {
     const dir = tempDir();
     const onnx = wrongContractModel();
     writeFileSync(join(dir, 'tiny.onnx'), onnx);
-    const manifest = { ...getManifest(), id: 'tiny', default: false, weights: 'tiny.onnx', sha256: sha256(onnx) } as Record<string, unknown>;
-    delete manifest.manifestPath;
-    writeFileSync(join(dir, 'tiny.json'), JSON.stringify(manifest));
+    const { manifestPath: _, ...base } = getManifest('deeplabv3-mnedgetpu-slim');
+    writeFileSync(join(dir, 'tiny.json'), JSON.stringify({ ...base, id: 'tiny', default: false, weights: { fp32: { file: 'tiny.onnx', sha256: sha256(onnx) } } }));
     const err = (await SegmentationEngine.create({ model: join(dir, 'tiny.json'), device: 'cpu' }).catch((e: unknown) => e)) as RoadsegError;
     expect(err).toBeInstanceOf(RoadsegError);
+    expect(err.exitCode).toBe(4);
     expect(err.message).toMatch(/does not match manifest/);
     expect(err.message).toMatch(/no input "image"/);
-    expect(err.message).toMatch(/no output "labels"/);
+    expect(err.message).toMatch(/classes head: no output "labels"/);
   });
 });
 
-describe('both models segment a street image', () => {
+describe('every model segments a street image', () => {
   const engines: SegmentationEngine[] = [];
   beforeAll(async () => {
     for (const m of listManifests()) engines.push(await SegmentationEngine.create({ model: m.id, device: 'cpu', modelsDir }));
   });
   afterAll(async () => Promise.all(engines.map((e) => e.dispose())));
 
-  it('produce labels at their input sizes, with road at the bottom', async () => {
+  it('labels at their input sizes, with road (or the drivable area) at the bottom', async () => {
     const image = readImage(join(data, 'images/cityscapes_fullres/cityscapes_example_2048x1024.png'));
-    const sizes: number[][] = [];
+    const sizes: Record<string, number[]> = {};
     for (const engine of engines) {
       expect(engine.provider).toBe('cpu');
-      const r = await new Segmenter(engine).segment(image);
-      sizes.push([r.labels.shape[1]!, r.labels.shape[0]!]);
-      const { data: l } = r.labels;
-      const [h, w] = r.labels.shape as [number, number];
-      const bottomCentre = l[(h - 5) * w + (w >> 1)];
-      expect(bottomCentre).toBe(0);
-      expect(Math.max(...new Set(l))).toBeLessThanOrEqual(18);
-      expect([r.overlay.cols, r.overlay.rows]).toEqual([2048, 1024]);
+      const r = await new Segmenter(engine).segment(image.copy());
+      const labels = r.heads.labels;
+      const [h, w] = labels.shape as [number, number];
+      sizes[engine.manifest.id] = [w, h];
+      expect(r.overlay.cols).toBe(2048);
+      if (engine.manifest.heads.drivable) {
+        // Its drivable area stops short of the ego car's bonnet: the road ahead, at 3/4 of the height.
+        const ahead = Math.round(h * 0.75) * w + (w >> 1);
+        expect(labels.data[ahead]).toBe(0);
+        expect(r.heads.drivable!.mask.data[ahead]).toBe(1);
+        expect(r.summary.lanes).toHaveLength(4);
+      } else {
+        expect(labels.data[(h - 5) * w + (w >> 1)], engine.manifest.id).toBe(0);
+        expect(Math.max(...new Set(labels.data))).toBeLessThanOrEqual(18);
+        expect(r.summary.lanes).toBeUndefined();
+      }
     }
-    expect(sizes).toEqual([[1025, 513], [1024, 512]]);
+    expect(sizes).toEqual({
+      'deeplabv3-mnedgetpu-slim': [1025, 513],
+      'efficientvit-b0': [1024, 512],
+      'espnetv2-s2': [1024, 512],
+      twinlitenet: [640, 360],
+    });
   });
 });

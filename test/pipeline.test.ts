@@ -38,8 +38,8 @@ describe('policies', () => {
   it('a realtime-paced file with inference slower than its frame rate drops frames, counts them, keeps latency bounded', () => {
     const out = tempDir();
     const signal = join(out, 'signal.jsonl');
-    // Full-size input: inference (~60-150 ms) is slower than the clip's 40 ms frame interval.
-    const r = runCli(['run', join(videos, 'udacity_vehicledet_pr2_test_small1.mp4'), '--realtime', '--signal', signal, '--summary', join(out, 's.json'), '--models-dir', modelsDir, '--no-progress']);
+    // Full-size input, float DeepLabV3: inference (~60-150 ms) is slower than the clip's 40 ms frame interval.
+    const r = runCli(['run', join(videos, 'udacity_vehicledet_pr2_test_small1.mp4'), '--model', 'deeplabv3-mnedgetpu-slim', '--precision', 'fp32', '--realtime', '--signal', signal, '--summary', join(out, 's.json'), '--models-dir', modelsDir, '--no-progress']);
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/freshest-frame policy/);
     const s = JSON.parse(readFileSync(join(out, 's.json'), 'utf8'));

@@ -35,9 +35,9 @@ describe.skipIf(!vulkan)('webgpu on this machine (lavapipe where there is no GPU
   let gpu: SegmentationEngine;
   const log: string[] = [];
   beforeAll(async () => {
-    cpu = await SegmentationEngine.create({ device: 'cpu', modelsDir, noWarmup: true });
+    cpu = await SegmentationEngine.create({ model: 'deeplabv3-mnedgetpu-slim', device: 'cpu', precision: 'fp32', modelsDir, noWarmup: true });
     // No warm-up: lavapipe compiles the shaders on the first run of each size (several seconds).
-    gpu = await SegmentationEngine.create({ device: 'webgpu', modelsDir, noWarmup: true, log: (l) => log.push(l) });
+    gpu = await SegmentationEngine.create({ model: 'deeplabv3-mnedgetpu-slim', device: 'webgpu', modelsDir, noWarmup: true, log: (l) => log.push(l) });
   });
   afterAll(async () => {
     await cpu?.dispose();
@@ -65,7 +65,7 @@ describe.skipIf(!vulkan)('webgpu on this machine (lavapipe where there is no GPU
       const t0 = performance.now();
       const out = await gpu.infer(tensor);
       const ms = performance.now() - t0;
-      const a = agreement(out.data, ref.data);
+      const a = agreement(out.labels.data, ref.labels.data);
       rows.push(`${file.split('/').pop()} ${size.width}x${size.height}: ${(a * 100).toFixed(3)} % in ${ms.toFixed(0)} ms`);
       expect(a, file).toBeGreaterThanOrEqual(0.995);
     }
@@ -80,7 +80,7 @@ describe.skipIf(!vulkan)('webgpu on this machine (lavapipe where there is no GPU
       const tensor = packInput(bgr, espCpu.inputSizeFor(bgr.cols, bgr.rows), espCpu.manifest.input.colorOrder);
       const ref = await espCpu.infer(tensor);
       const t0 = performance.now();
-      const a = agreement((await espGpu.infer(tensor)).data, ref.data);
+      const a = agreement((await espGpu.infer(tensor)).labels.data, ref.labels.data);
       console.log(`ESPNetv2 webgpu vs cpu, 1024x512: ${(a * 100).toFixed(3)} % in ${(performance.now() - t0).toFixed(0)} ms`);
       expect(a).toBeGreaterThanOrEqual(0.995);
     } finally {

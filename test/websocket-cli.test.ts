@@ -1,6 +1,7 @@
 // `roadseg run --serve` and the reference consumer `roadseg listen`, as a user runs them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SignalMessage } from '../src/core/signal.js';
+import { getManifest } from '../src/engine/registry.js';
 import { startCli } from './helpers/cli.js';
 import { modelsDir } from './helpers/paths.js';
 import { shortClip, until } from './helpers/ws-client.js';
@@ -30,9 +31,9 @@ describe('roadseg run --serve, roadseg listen', () => {
     const lines = r.stdout.trimEnd().split('\n');
     expect(lines).toHaveLength(5);
     const signals = lines.map((l) => JSON.parse(l) as SignalMessage);
-    expect(signals[0]).toMatchObject({ v: 1, type: 'signal', source: 'udacity_vehicledet_test_video.mp4', model: 'deeplabv3-mnedgetpu-slim', status: 'ok' });
+    expect(signals[0]).toMatchObject({ v: 1, type: 'signal', source: 'udacity_vehicledet_test_video.mp4', model: getManifest().id, status: 'ok' });
     for (let i = 1; i < signals.length; i++) expect(signals[i]!.frame).toBeGreaterThan(signals[i - 1]!.frame);
-    expect(r.stderr).toMatch(/listening to ws:\/\/127\.0\.0\.1:\d+: model deeplabv3-mnedgetpu-slim on cpu/);
+    expect(r.stderr).toMatch(new RegExp(`listening to ws://127\\.0\\.0\\.1:\\d+: model ${getManifest().id} on cpu`));
   });
 
   it('a wrong or missing token: exit 2 with a clear message', async () => {

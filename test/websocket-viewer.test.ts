@@ -1,6 +1,7 @@
 // The browser viewer in real headless Chromium, against a real looping pipeline.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
+import { getManifest } from '../src/engine/registry.js';
 import { servePipeline, until, type Served } from './helpers/ws-client.js';
 
 const token = 'viewer-token';
@@ -64,7 +65,7 @@ describe('browser viewer (headless Chromium)', () => {
       return s.connection === 'connected' && s.framesShown >= 2 && s.classMaps >= 2 && s.history >= 3;
     }, undefined, { timeout: 60_000 });
     expect(await page.textContent('#state')).toBe('connected');
-    expect(await page.textContent('#info')).toMatch(/deeplabv3-mnedgetpu-slim on cpu · udacity_vehicledet_test_video\.mp4 1280×720/);
+    expect(await page.textContent('#info')).toMatch(new RegExp(`${getManifest().id} on cpu · udacity_vehicledet_test_video\\.mp4 1280×720`));
     expect(await page.locator('#legend li').count()).toBe(19);
 
     // Frames arrive: the image canvas has the frame's size and a picture in it.

@@ -9,6 +9,7 @@ import { downsampleLabels } from '../src/stages/labelmap.js';
 import { WebSocketSink } from '../src/sinks/websocket.js';
 import { BinaryKind, decodeClassMap, encodeClassMap, packBinary, unpackBinary, type FrameHeader } from '../src/sinks/websocket-protocol.js';
 import { openSink } from '../src/app/sinks.js';
+import { getManifest } from '../src/engine/registry.js';
 import { RoadsegError } from '../src/util/errors.js';
 import { connectClient, handshakeStatus, servePipeline, until, type Served, type TestClient } from './helpers/ws-client.js';
 
@@ -52,7 +53,7 @@ describe('websocket sink, served by a running pipeline', () => {
   it('sends hello with the model, classes, palette and source; signal only by default', async () => {
     const c = connectClient(withToken());
     const hello = await c.hello;
-    expect(hello).toMatchObject({ v: 1, type: 'hello', model: 'deeplabv3-mnedgetpu-slim', device: 'cpu', source: { id: 'udacity_vehicledet_test_video.mp4', width: 1280, height: 720, fps: 25 } });
+    expect(hello).toMatchObject({ v: 1, type: 'hello', model: getManifest().id, device: 'cpu', source: { id: 'udacity_vehicledet_test_video.mp4', width: 1280, height: 720, fps: 25 } });
     expect(hello.classes[0]).toBe('road');
     expect(hello.palette).toHaveLength(hello.classes.length);
     expect(hello.classMap).toMatchObject({ scale: 4, encoding: 'rle8' });

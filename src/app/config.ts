@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { deviceChoices } from '../engine/devices.js';
+import { precisionChoices } from '../core/model.js';
 import { videoQualities } from '../sinks/ffmpeg-encoder.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
 
@@ -69,6 +70,11 @@ export const PipelineConfigSchema = z
     /** x264 settings of video file sinks (docs/performance.md: the cost and size of each). */
     videoQuality: z.enum(videoQualities).default('fast'),
     model: z.string().optional(),
+    /** A second model whose drivable head gives the drivable area, ego corridor and road edges (and lanes). */
+    drivableModel: z.string().optional(),
+    precision: z.enum(precisionChoices).default('auto'),
+    /** Test-time augmentation scales (each also mirrored); off when absent. */
+    tta: z.array(z.number().min(0.25).max(4)).min(1).optional(),
     modelsDir: z.string().optional(),
     device: z.enum(deviceChoices).default('auto'),
     threads: z.number().int().min(1).optional(),

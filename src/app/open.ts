@@ -7,6 +7,7 @@
 import { extname } from 'node:path';
 import type { FrameSource } from '../core/source.js';
 import { checkInputSize, inputSize } from '../core/input-size.js';
+import { scoresShape } from '../core/model.js';
 import { parseSinkUri, parseSourceUri } from '../core/uri.js';
 import { SegmentationEngine } from '../engine/engine.js';
 import { getManifest } from '../engine/registry.js';
@@ -63,7 +64,7 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
     const manifest = opts.engine?.manifest ?? getManifest(config.model);
     for (const { source } of sources) {
       const frame = { width: source.info.width, height: source.info.height };
-      checkInputSize(inputSize(manifest.size, frame.width, frame.height, config.inputHeight), frame, manifest.outputs.logits, source.info.uri);
+      checkInputSize(inputSize(manifest.size, frame.width, frame.height, config.inputHeight), frame, scoresShape(manifest), source.info.uri);
     }
     const perSource = (uri: string, source: FrameSource) => uri.replaceAll('{source}', fileSafe(source.info.sourceId));
     const sinkUris = config.sinks.flatMap((uri) => (uri.includes('{source}') ? sources.map(({ source }) => perSource(uri, source)) : [uri]));

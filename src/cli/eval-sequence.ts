@@ -92,7 +92,7 @@ export async function evalSequence(flags: SequenceFlags, log: (line: string) => 
         // The labels' figures, computed the same way at the same size and with the same hood.
         const target = sampleLabels(matToLabels(readImage(file, { flags: cv.IMREAD_GRAYSCALE })), widthOf(analysis.labels), heightOf(analysis.labels));
         const cfg = segmenter.analysisConfig;
-        const t = analyse(target, cfg, undefined, analysis.hood);
+        const t = analyse(target, cfg, undefined, {}, analysis.hood);
         truth[name].push({ drivablePct: t.drivableFraction * 100, egoCorridorPct: t.egoFraction * 100 });
       }
       bgr.release();
@@ -117,7 +117,7 @@ export async function evalSequence(flags: SequenceFlags, log: (line: string) => 
         }),
         drivableChange: meanChange(drivable),
         egoChange: meanChange(ego),
-        meanConfidence: s.reduce((a, x) => a + x.confidence, 0) / Math.max(1, s.length),
+        meanConfidence: s.reduce((a, x) => a + (x.confidence ?? 0), 0) / Math.max(1, s.filter((x) => x.confidence !== null).length),
         hoodFrames: s.filter((x) => x.hoodY < 1).length,
         statuses,
       };

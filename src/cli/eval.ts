@@ -1,12 +1,6 @@
 import type { Command } from 'commander';
-import { existsSync, readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import { Segmenter } from '../pipeline/segmenter.js';
-import { ConfusionMatrix, type MetricsReport } from '../stages/metrics.js';
-import { matToLabels } from '../stages/postprocess.js';
-import { sampleLabels } from '../stages/labelmap.js';
-import { readImage } from '../sources/images.js';
-import { cv } from '../util/cv.js';
+import { evaluate, pairByStem, type EvaluationReport } from '../app/evaluate.js';
+import type { MetricsReport } from '../stages/metrics.js';
 import { ExitCode, RoadsegError } from '../util/errors.js';
 import { addEngineOptions, addSignalOptions, createEngine, type EngineFlags } from './common.js';
 import { numberArg, stderrLog } from './args.js';
@@ -18,32 +12,6 @@ interface EvalFlags extends EngineFlags, Partial<Omit<SequenceFlags, keyof Engin
   imageSuffix: string;
   labelSuffix: string;
   json?: boolean;
-}
-
-export interface Pair {
-  stem: string;
-  image: string;
-  label: string;
-}
-
-/** Pairs images and labels by the file stem left after removing each side's suffix. */
-export function pairByStem(imagesDir: string, labelsDir: string, imageSuffix: string, labelSuffix: string): Pair[] {
-  for (const [dir, what] of [[imagesDir, '--images'], [labelsDir, '--labels']] as const) {
-    if (!existsSync(dir)) throw new RoadsegError(`${what} folder not found: ${dir}`, { where: resolve(dir), exitCode: ExitCode.input });
-  }
-  const stems = (dir: string, suffix: string) =>
-    new Map(readdirSync(dir).filter((f) => f.endsWith(suffix)).map((f) => [f.slice(0, f.length - suffix.length), join(dir, f)] as const));
-  const images = stems(imagesDir, imageSuffix);
-  const labels = stems(labelsDir, labelSuffix);
-  const pairs = [...images].filter(([s]) => labels.has(s)).map(([stem, image]) => ({ stem, image, label: labels.get(stem)! }));
-  if (!pairs.length) {
-    throw new RoadsegError(`no image/label pairs: ${images.size} images (*${imageSuffix}) and ${labels.size} labels (*${labelSuffix}) share no stem`, {
-      where: `${resolve(imagesDir)} and ${resolve(labelsDir)}`,
-      hint: 'set --image-suffix and --label-suffix so that the names match once they are removed',
-      exitCode: ExitCode.input,
-    });
-  }
-  return pairs.sort((a, b) => a.stem.localeCompare(b.stem));
 }
 
 export function formatReport(r: MetricsReport, title: string): string {
@@ -60,7 +28,7 @@ export function registerEval(program: Command): void {
   addSignalOptions(addEngineOptions(
     program
       .command('eval')
-      .description('measure accuracy against labelled images (--images: pixel accuracy, per-class IoU and Dice), or the drivable-area signal of a clip or image sequence frame by frame (--sequence: error against the labels, frame-to-frame change, lag)')
+      .description('measure accuracy against labelled images (--images: pixel accuracy, per-class IoU and Dice, and the drivable area against the road class: IoU, precision, recall), or the drivable-area signal of a clip or image sequence frame by frame (--sequence: error against the labels, frame-to-frame change, lag)')
       .option('--images <dir>', 'folder of images')
       .option('--sequence <clip|dir>', 'video clip or folder of consecutive images: evaluate the signal frame by frame (frame i <-> the i-th label file by name)')
       .option('--labels <dir>', 'folder of label images in Cityscapes trainIds (255 = ignore); optional with --sequence')
@@ -77,17 +45,21 @@ export function registerEval(program: Command): void {
     if (!flags.images || !flags.labels) throw new RoadsegError('eval needs --images and --labels, or --sequence', { hint: 'roadseg eval --images DIR --labels DIR, or roadseg eval --sequence CLIP_OR_DIR [--labels DIR]', exitCode: ExitCode.usage });
     const pairs = pairByStem(flags.images, flags.labels, flags.imageSuffix, flags.labelSuffix);
     const engine = await createEngine(flags);
-    const segmenter = new Segmenter(engine);
-    const matrix = new ConfusionMatrix(engine.manifest.classes, engine.manifest.voidLabel);
-    for (const p of pairs) {
-      const target = matToLabels(readImage(p.label, { flags: cv.IMREAD_GRAYSCALE }));
-      const { tensor } = segmenter.preprocess(readImage(p.image));
-      const pred = sampleLabels(await engine.infer(tensor), target.shape[1]!, target.shape[0]!);
-      matrix.update(pred.data, target.data);
+    let report: EvaluationReport;
+    try {
+      report = await evaluate(engine, pairs);
+    } finally {
+      await engine.dispose();
     }
-    const report = matrix.report();
-    if (flags.json) console.log(JSON.stringify({ model: engine.manifest.id, device: engine.provider, pairs: pairs.length, ...report }, null, 2));
-    else console.log(formatReport(report, `${pairs.length} pairs, model ${engine.manifest.id} on ${engine.provider}`));
-    await engine.dispose();
+    if (flags.json) {
+      // The class figures stay at the top level, where scripts read them.
+      const { classes, ...rest } = report;
+      console.log(JSON.stringify({ ...rest, ...classes }, null, 2));
+      return;
+    }
+    const title = `${pairs.length} pairs, model ${report.model} (${report.precision}) on ${report.device}${flags.tta ? `, tta ${flags.tta.join(',')}` : ''}`;
+    const d = report.drivable;
+    const drivable = `drivable area (${report.drivableSource}) against road: IoU ${d.iou.toFixed(4)}  precision ${d.precision.toFixed(4)}  recall ${d.recall.toFixed(4)}`;
+    console.log(report.classes ? `${formatReport(report.classes, title)}\n\n${drivable}` : `${title}\n${drivable}`);
   });
 }

@@ -2,34 +2,52 @@ import type { Command } from 'commander';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { probeDevices, planProviders } from '../engine/devices.js';
-import type { ModelManifest } from '../core/model.js';
+import { precisions, type ModelManifest, type Precision, type Provider, type WeightFile } from '../core/model.js';
 import { listManifests, modelSearchDirs, sha256File } from '../engine/registry.js';
 import { ExitCode, RoadsegError } from '../util/errors.js';
+
+interface WeightStatus {
+  precision: Precision;
+  file: string;
+  path: string | null;
+  status: 'verified' | 'missing' | 'checksum-mismatch';
+  /** Providers the file runs on; every provider when absent. */
+  providers?: Provider[];
+}
 
 interface ModelStatus {
   id: string;
   default: boolean;
   name: string;
-  weights: string;
-  path: string | null;
-  status: 'verified' | 'missing' | 'checksum-mismatch';
+  /** Heads the model has: classes (with their count), drivable, lanes. */
+  heads: string[];
+  weights: WeightStatus[];
+  /** The worst of the weights' statuses. */
+  status: WeightStatus['status'];
   input: string;
   accuracy: string;
   licence: string;
 }
 
+async function weightStatus(m: ModelManifest, precision: Precision, file: WeightFile, modelsDir?: string): Promise<WeightStatus> {
+  const path = modelSearchDirs(modelsDir, m).map((d) => join(d, file.file)).find((p) => existsSync(p)) ?? null;
+  const status = path === null ? 'missing' : (await sha256File(path)) === file.sha256 ? 'verified' : 'checksum-mismatch';
+  return { precision, file: file.file, path, status, ...(file.providers && { providers: file.providers }) };
+}
+
 async function statusOf(m: ModelManifest, modelsDir?: string): Promise<ModelStatus> {
-  const path = modelSearchDirs(modelsDir, m).map((d) => join(d, m.weights)).find((p) => existsSync(p)) ?? null;
-  const status = path === null ? 'missing' : (await sha256File(path)) === m.sha256 ? 'verified' : 'checksum-mismatch';
-  const input = m.size.rule === 'fixed' ? `${m.size.width}x${m.size.height} fixed` : `dynamic ${m.size.stride}k+${m.size.offset}, h=${m.size.defaultHeight}`;
+  const weights = await Promise.all(precisions.flatMap((p) => (m.weights[p] ? [weightStatus(m, p, m.weights[p], modelsDir)] : [])));
+  const size = m.size;
+  const rule = size.rule === 'fixed' ? `${size.width}x${size.height} fixed` : `dynamic ${size.stride}k${size.offset ? `+${size.offset}` : ''}, h=${size.defaultHeight}${size.aspect ? `, squashed to ${size.aspect.toFixed(3)}:1` : ''}`;
+  const { classes, drivable, lanes } = m.heads;
   return {
     id: m.id,
     default: m.default,
     name: m.name,
-    weights: m.weights,
-    path,
-    status,
-    input: `${m.input.dtype} ${m.input.layout} ${m.input.colorOrder}, ${input}`,
+    heads: [...(classes ? [`classes (${classes.names.length})`] : []), ...(drivable ? ['drivable'] : []), ...(lanes ? ['lanes'] : [])],
+    weights,
+    status: weights.find((w) => w.status !== 'verified')?.status ?? 'verified',
+    input: `${m.input.dtype} ${m.input.layout} ${m.input.colorOrder}, ${rule}`,
     accuracy: `${(m.accuracy.value * 100).toFixed(1)}% ${m.accuracy.metric} (${m.accuracy.dataset})`,
     licence: m.licence,
   };
@@ -49,8 +67,9 @@ export function registerModels(program: Command): void {
       if (opts.check) {
         const def = statuses.find((s) => s.default)!;
         if (def.status !== 'verified') {
-          throw new RoadsegError(`default model weights ${def.status}: ${def.weights}`, {
-            where: def.path ?? `looked in ${modelSearchDirs(opts.modelsDir).join(', ')}`,
+          const bad = def.weights.filter((w) => w.status !== 'verified');
+          throw new RoadsegError(`default model weights ${bad.map((w) => `${w.precision} ${w.file} ${w.status}`).join(', ')}`, {
+            where: bad.map((w) => w.path).find((p) => p) ?? `looked in ${modelSearchDirs(opts.modelsDir).join(', ')}`,
             hint: 'put the original .onnx file in one of these folders or set ROADSEG_MODELS_DIR',
             exitCode: ExitCode.model,
           });
@@ -64,7 +83,8 @@ export function registerModels(program: Command): void {
       }
       for (const s of statuses) {
         console.log(`${s.default ? '*' : ' '} ${s.id.padEnd(28)} ${s.status.padEnd(17)} ${s.name}`);
-        console.log(`    weights:  ${s.path ?? s.weights + ' (not found)'}`);
+        console.log(`    heads:    ${s.heads.join(', ')}`);
+        for (const w of s.weights) console.log(`    ${w.precision.padEnd(5)}     ${w.path ?? w.file + ' (not found)'} ${w.status}${w.providers ? ` (runs on ${w.providers.join(', ')})` : ''}`);
         console.log(`    input:    ${s.input}`);
         console.log(`    accuracy: ${s.accuracy}`);
         console.log(`    licence:  ${s.licence}`);

@@ -13,7 +13,7 @@ import { intArg, numberArg, stderrLog } from './args.js';
 import { startProgress } from './progress.js';
 
 /** Flag name -> config key, for flags that map one to one. */
-const direct = ['realtime', 'loop', 'start', 'duration', 'stride', 'fps', 'live', 'model', 'modelsDir', 'device', 'threads', 'inputHeight', 'opacity', 'hud', 'inFlight', 'maxBatch', 'batchTimeout', 'videoQuality'] as const;
+const direct = ['realtime', 'loop', 'start', 'duration', 'stride', 'fps', 'live', 'model', 'drivableModel', 'precision', 'tta', 'modelsDir', 'device', 'threads', 'inputHeight', 'opacity', 'hud', 'inFlight', 'maxBatch', 'batchTimeout', 'videoQuality'] as const;
 
 type RunFlags = Partial<Record<(typeof direct)[number], unknown>> & SignalFlags & {
   config?: string;
@@ -87,7 +87,7 @@ export function registerRun(program: Command): void {
       interrupted.dispose();
     }
     printSummary(summary, pipeline);
-    if (flags.summary) writeSummary(flags.summary, { ...summary, model: pipeline.context.manifest.id, device: pipeline.context.device, source: stream, ...(streams.length > 1 && { streams }) });
+    if (flags.summary) writeSummary(flags.summary, { ...summary, model: pipeline.context.manifest.id, device: pipeline.context.device, precision: pipeline.context.precision, source: stream, ...(streams.length > 1 && { streams }) });
     if (interrupted.signal) process.exitCode = interrupted.signal === 'SIGTERM' ? 143 : ExitCode.interrupted;
   });
 }
@@ -162,7 +162,7 @@ function handleSignals() {
 function printSummary(s: RunSummary, p: Pipeline): void {
   const drops = Object.entries(s.drops).map(([k, v]) => `${v} ${k}`).join(', ') || 'none';
   const lines = [
-    `done: ${s.framesIn} frames in, ${s.framesOut} out in ${s.elapsedS.toFixed(1)} s (${s.fps.toFixed(2)} fps) on ${p.context.device}, model ${p.context.manifest.id}`,
+    `done: ${s.framesIn} frames in, ${s.framesOut} out in ${s.elapsedS.toFixed(1)} s (${s.fps.toFixed(2)} fps) on ${p.context.device}, model ${p.context.manifest.id} (${p.context.precision})`,
     `drops: ${drops}`,
     ...Object.entries(s.sources ?? {}).map(
       ([id, src]) => `source ${id}: ${src.framesIn} in, ${src.framesOut} out (${src.fps.toFixed(2)} fps)${Object.keys(src.drops).length ? `, drops: ${Object.entries(src.drops).map(([k, v]) => `${v} ${k}`).join(', ')}` : ''}${src.failed ? `; failed: ${src.failed}` : ''}`,

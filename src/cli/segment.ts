@@ -46,16 +46,15 @@ export function registerSegment(program: Command): void {
       const { cols: width, rows: height } = image;
       const r = await segmenter.segment(image);
       const stem = outputs.get(file)!;
-      const labelsFull = sampleLabels(r.labels, width, height);
+      const labelsFull = sampleLabels(r.heads.labels, width, height);
       cv.imwrite(join(flags.out, `${stem}_overlay.png`), r.overlay);
       cv.imwrite(join(flags.out, `${stem}_labels.png`), labelsToMat(labelsFull));
       const summary = {
         image: resolve(file),
         width,
         height,
-        model: engine.manifest.id,
-        device: engine.provider,
-        inputSize: { width: r.labels.shape[1], height: r.labels.shape[0] },
+        ...segmenter.origin,
+        inputSize: { width: r.heads.labels.shape[1], height: r.heads.labels.shape[0] },
         ...r.summary,
         timings: Object.fromEntries(Object.entries(r.timings).map(([k, v]) => [k, Math.round(v * 100) / 100])),
       };

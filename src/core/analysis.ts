@@ -47,6 +47,7 @@ export interface FrameAnalysis {
   drivableFraction: number;
   egoFraction: number;
   histogram: ClassHistogram;
+  /** Road edges of the drivable area (the drivable head's where one ran, else the road classes'). */
   edges: RoadEdges;
   /** The vehicle's hood left out of the figures. */
   hood: Hood;
@@ -54,6 +55,12 @@ export interface FrameAnalysis {
   hoodTop: Int32Array;
   /** Per column band, the top of the drivable run above the hood, fraction of the height (see freeSpace). */
   freeSpace: number[];
+  /** 0/1 per pixel of `labels`' size: the area a drivable head found, where one ran. */
+  drivableHead?: Uint8Array;
+  /** 0/1 per pixel of `labels`' size: lane lines, where a lanes head ran. */
+  laneMask?: Uint8Array;
+  /** Nearest lane line left and right of the corridor centre at the reported rows, where a lanes head ran. */
+  lanes?: EdgeSample[];
 }
 
 /** Road boundary at one reported row: x as a fraction of the width, null where there is none. */
@@ -68,13 +75,15 @@ export interface DrivableSummary {
   drivablePct: number;
   egoCorridorPct: number;
   roadEdges: EdgeSample[];
+  /** Where a lanes head ran: at the rows of `roadEdges`, the nearest lane line left and right of the corridor centre. */
+  lanes?: EdgeSample[];
   histogram: Record<string, number>;
   /** Fraction of the height where the vehicle's hood starts; 1 when there is none. */
   hoodY: number;
   /** Per column band (left to right), how far up the drivable surface reaches, fraction of the height. */
   freeSpace: number[];
-  /** How sure the drivable fields are, 0..1. */
-  confidence: number;
+  /** How sure the drivable fields are, 0..1; null for a model without a class head (binary heads only). */
+  confidence: number | null;
   camera: CameraHealth;
   /** 'ok'; 'low-confidence' below the configured confidence; 'camera-fault' when the camera cannot see. */
   status: 'ok' | 'low-confidence' | 'camera-fault';

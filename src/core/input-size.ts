@@ -14,13 +14,14 @@ export function snapToRule(value: number, stride: number, offset: number): numbe
 
 /**
  * The model input size for a frame: fixed-size models take their size (the frame is stretched to
- * it); dynamic ones keep the frame's aspect ratio at the requested height, both sides snapped to
- * the rule (DeepLab: 16k+1, so 1280x720 at height 513 becomes 913x513).
+ * it); dynamic ones keep the frame's aspect ratio (or the model's own, where the rule fixes one) at
+ * the requested height, both sides snapped to the rule (DeepLab: 16k+1, so 1280x720 at height 513
+ * becomes 913x513).
  */
 export function inputSize(rule: SizeRule, frameWidth: number, frameHeight: number, height?: number): InputSize {
   if (rule.rule === 'fixed') return { width: rule.width, height: rule.height };
   const h = snapToRule(height ?? rule.defaultHeight, rule.stride, rule.offset);
-  const w = snapToRule((h * frameWidth) / frameHeight, rule.stride, rule.offset);
+  const w = snapToRule(h * (rule.aspect ?? frameWidth / frameHeight), rule.stride, rule.offset);
   return { width: w, height: h };
 }
 

@@ -16,21 +16,3 @@ export function heightOf(map: LabelMap): number {
 export function widthOf(map: LabelMap): number {
   return map.shape[1]!;
 }
-
-/**
- * Raw per-class scores (logits) on the model's coarse grid: `channels` planes of height x width,
- * row-major, plane after plane (NCHW without the batch). Channels beyond the class list (a void
- * channel) are scores of no class.
- */
-export interface ClassScores {
-  data: Float32Array;
-  channels: number;
-  height: number;
-  width: number;
-}
-
-/** What one inference yields for the signal: the model's labels and its class scores. */
-export interface Inference {
-  labels: LabelMap;
-  logits: ClassScores;
-}

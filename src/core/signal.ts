@@ -4,7 +4,7 @@
  */
 import type { CameraHealth, DrivableSummary, EdgeSample } from './analysis.js';
 import type { FrameMeta } from './frame.js';
-import type { Provider } from './model.js';
+import type { Precision, Provider } from './model.js';
 
 export const signalVersion = 1 as const;
 
@@ -27,9 +27,15 @@ export interface SignalMessage {
   status: 'ok' | 'low-confidence' | 'camera-fault' | 'stale' | 'ended';
   model: string;
   device: Provider;
+  /** The scene model's weight precision. */
+  precision: Precision;
+  /** Id of the model whose head gave drivablePct, egoCorridorPct and roadEdges (a --drivable-model, else `model`). */
+  drivableSource: string;
   drivablePct: number | null;
   egoCorridorPct: number | null;
   roadEdges: EdgeSample[];
+  /** Only where a lanes head ran: at the rows of roadEdges, the x (fraction of the width) of the nearest lane line left and right of the corridor centre, null where none. */
+  lanes?: EdgeSample[];
   histogram: Record<string, number>;
   /** How sure the drivable fields are, 0..1 (null when stale). Added within v1. */
   confidence: number | null;
@@ -41,10 +47,12 @@ export interface SignalMessage {
   camera: CameraHealth | null;
 }
 
-/** What produced the values: the model and the device it ran on. */
+/** What produced the values: the model, the device and precision it ran in, the drivable area's model. */
 export interface SignalOrigin {
   model: string;
   device: Provider;
+  precision: Precision;
+  drivableSource: string;
 }
 
 export function signalOf(meta: FrameMeta, summary: DrivableSummary, origin: SignalOrigin, nowMs = Date.now()): SignalMessage {
@@ -54,6 +62,7 @@ export function signalOf(meta: FrameMeta, summary: DrivableSummary, origin: Sign
     drivablePct: summary.drivablePct,
     egoCorridorPct: summary.egoCorridorPct,
     roadEdges: summary.roadEdges,
+    ...(summary.lanes && { lanes: summary.lanes }),
     histogram: summary.histogram,
     confidence: summary.confidence,
     freeSpace: summary.freeSpace,
@@ -78,5 +87,7 @@ function header(meta: FrameMeta, origin: SignalOrigin, nowMs: number) {
     latencyMs: Math.round((nowMs - meta.captureTimeMs) * 100) / 100,
     model: origin.model,
     device: origin.device,
+    precision: origin.precision,
+    drivableSource: origin.drivableSource,
   };
 }

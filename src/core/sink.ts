@@ -3,7 +3,7 @@ import type { Mat } from '../util/cv.js';
 import type { DrivableSummary, FrameAnalysis } from './analysis.js';
 import type { FrameMeta, FrameTimings, StreamInfo } from './frame.js';
 import type { LabelMap } from './labelmap.js';
-import type { ModelManifest, Provider } from './model.js';
+import type { DisplayClasses, ModelManifest, Precision, Provider } from './model.js';
 import type { SignalMessage } from './signal.js';
 
 export interface ProcessedFrame {
@@ -31,8 +31,12 @@ export interface PipelineContext {
   stream: StreamInfo;
   /** Every source of the run, in the order given. */
   streams: readonly StreamInfo[];
+  /** The scene model's manifest. */
   manifest: ModelManifest;
   device: Provider;
+  precision: Precision;
+  /** The classes of the label maps, with their colours. */
+  classes: DisplayClasses;
 }
 
 /**

@@ -1,15 +1,32 @@
 /**
- * The inference engine: the one owner of the onnxruntime session. It resolves and verifies the
- * weights, picks the execution provider, checks the graph's contract against the manifest, warms
- * up, and turns packed input tensors into label maps.
+ * The inference engine: the one owner of the onnxruntime sessions (the scene model and, where
+ * asked, a second model for the drivable area, both in one worker thread). It resolves and
+ * verifies the weights of the chosen precision, picks the execution provider, checks each graph's
+ * heads against its manifest, warms up, and turns packed input tensors into per-head maps.
  */
 import ndarray from 'ndarray';
 import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
-import { labelMap, type ClassScores, type Inference, type LabelMap } from '../core/labelmap.js';
+import type { Mat } from '../util/cv.js';
+import { labelMap, type LabelMap } from '../core/labelmap.js';
 import { checkInputSize, inputSize, type InputSize } from '../core/input-size.js';
-import type { InputTensor, ModelManifest, Provider } from '../core/model.js';
+import {
+  binaryClassIds,
+  displayClasses,
+  type DisplayClasses,
+  type FrameHeads,
+  type HeadScores,
+  type InputTensor,
+  type ModelManifest,
+  type PackedInput,
+  type Precision,
+  type PrecisionChoice,
+  type Provider,
+  scoresShape,
+} from '../core/model.js';
+import { packInput } from '../stages/preprocess.js';
+import { argmaxScores, flipTensor, resizeScoresInto } from '../stages/scores.js';
 import {
   cudaProviderLibrary,
   describeVulkan,
@@ -23,13 +40,24 @@ import {
   type DeviceChoice,
   type DeviceProbe,
 } from './devices.js';
-import { WorkerSession } from './worker-session.js';
-import { getManifest, resolveVerifiedWeights } from './registry.js';
-
+import { InferenceWorker, type WorkerSession } from './worker-session.js';
+import type { TensorData } from './worker-protocol.js';
+import { choosePrecision, getManifest, listManifests, resolveVerifiedWeights, runsOn, weightFileOf } from './registry.js';
 
 export interface EngineOptions {
   /** Model id from the registry; the default model when absent. */
   model?: string;
+  /** A second model whose drivable head (and lanes head, if any) gives the drivable area. */
+  drivableModel?: string;
+  /** Weight precision; `auto` (default) is int8 on the CPU provider where the model has it. */
+  precision?: PrecisionChoice;
+  /**
+   * Test-time augmentation (offline replay): the input at these heights relative to the model's
+   * (1 = as without), each also mirrored, scores averaged before the argmax. Off when absent.
+   */
+  tta?: readonly number[];
+  /** Return the class head's raw scores too (the signal's smoothing and confidence use them); default true. */
+  logits?: boolean;
   modelsDir?: string;
   device?: DeviceChoice;
   /** Intra-op threads for the CPU provider; onnxruntime's default (one per core) when absent. */
@@ -50,34 +78,91 @@ export interface EngineOptions {
   probe?: DeviceProbe;
 }
 
+/** One model the engine runs: its manifest, the precision and file chosen, its session. */
+export interface LoadedModel {
+  manifest: ModelManifest;
+  precision: Precision;
+  weightsPath: string;
+  session: WorkerSession;
+}
+
+/** Packed inputs of one frame: per model, one tensor per TTA variant (one without TTA). */
+export type EngineInput = PackedInput;
+
+interface Variant {
+  /** Input height relative to the model's own; undefined for fixed-size models. */
+  scale: number;
+  flip: boolean;
+}
+
 export class SegmentationEngine {
   /** Milliseconds of the last `infer` call. */
   lastInferMs = 0;
+  /** Where the drivable fields come from: the drivable model, else the scene model. */
+  readonly drivableSource: string;
+  readonly classes: DisplayClasses;
+  private readonly variants: Variant[];
 
   private constructor(
-    readonly manifest: ModelManifest,
-    readonly weightsPath: string,
-    /** The execution provider actually running the model. */
+    /** The scene model first, then the drivable model where one was given. */
+    readonly models: readonly LoadedModel[],
+    /** The execution provider actually running the models. */
     readonly provider: Provider,
     /** Why this provider (the device decision, for logs and summaries). */
     readonly deviceReason: string,
-    private readonly session: WorkerSession,
-    private readonly inputHeight: number | undefined,
-  ) {}
+    private readonly worker: InferenceWorker,
+    private readonly opts: EngineOptions,
+  ) {
+    this.drivableSource = models[1]?.manifest.id ?? models[0]!.manifest.id;
+    this.classes = displayClasses(models[0]!.manifest);
+    this.variants = opts.tta?.length ? opts.tta.flatMap((scale) => [{ scale, flip: false }, { scale, flip: true }]) : [{ scale: 1, flip: false }];
+  }
+
+  /** The scene model's manifest. */
+  get manifest(): ModelManifest {
+    return this.models[0]!.manifest;
+  }
+
+  /** The scene model's precision. */
+  get precision(): Precision {
+    return this.models[0]!.precision;
+  }
+
+  get weightsPath(): string {
+    return this.models[0]!.weightsPath;
+  }
 
   static async create(opts: EngineOptions = {}): Promise<SegmentationEngine> {
     const log = opts.log ?? (() => {});
     const manifest = getManifest(opts.model);
-    const weightsPath = await resolveVerifiedWeights(manifest, opts.modelsDir);
+    const drivable = opts.drivableModel === undefined ? undefined : drivableManifest(opts.drivableModel);
+    const choice = opts.precision ?? 'auto';
+    if (choice !== 'auto') weightFileOf(manifest, choice);
     const probe = opts.probe ?? probeDevices();
     const plan = planProviders(opts.device ?? 'auto', probe);
+    if (choice !== 'auto' && plan.explicit && !runsOn(weightFileOf(manifest, choice), plan.tries[0]!)) {
+      throw new RoadsegError(`the ${choice} weights of model "${manifest.id}" do not run on ${plan.tries[0]}`, {
+        hint: `they run on ${weightFileOf(manifest, choice).providers!.join(', ')}; use --precision auto or fp32 there`,
+        exitCode: ExitCode.usage,
+      });
+    }
     // Without this, a provider that fails to load prints a native error line before we can explain it.
     ort.env.logLevel = 'fatal';
+    const verified = new Map<string, string>();
+    const weights = async (m: ModelManifest, p: Precision) => {
+      const key = `${m.id}/${p}`;
+      if (!verified.has(key)) verified.set(key, await resolveVerifiedWeights(m, p, opts.modelsDir));
+      return verified.get(key)!;
+    };
     const failures: string[] = [];
     for (const provider of plan.tries) {
       if (provider === 'cuda' && !probe.cudaProvider) {
         failures.push(`cuda: ${cudaProviderLibrary} (with ${sharedProviderLibrary}) is not installed in ${ortBinaryDir()}`);
         if (!plan.explicit) log(`device: ${failures.at(-1)}, trying the next`);
+        continue;
+      }
+      if (choice !== 'auto' && !runsOn(weightFileOf(manifest, choice), provider)) {
+        failures.push(`${provider}: the ${choice} weights do not run on it`);
         continue;
       }
       if (provider === 'webgpu') {
@@ -87,33 +172,27 @@ export class SegmentationEngine {
           // Dawn may still work without it; its own error says so if not
         }
       }
-      let session: WorkerSession;
+      const wanted = [manifest, ...(drivable ? [drivable] : [])].map((m) => ({
+        manifest: m,
+        // An explicit precision the drivable model lacks: it runs in fp32 (the log says so).
+        precision: m === manifest || choice === 'auto' || m.weights[choice] ? choosePrecision(m, choice, provider) : 'fp32',
+      }));
+      const worker = InferenceWorker.start();
+      const models: LoadedModel[] = [];
       try {
-        session = await WorkerSession.create(weightsPath, {
-          executionProviders: [providerConfig(provider, opts)],
-          graphOptimizationLevel: 'all',
-          // onnxruntime's own default counts physical cores: one on a 2-vCPU machine, where two
-          // threads infer 1.6x faster (81 vs 128 ms at 913x513).
-          intraOpNumThreads: opts.threads ?? availableParallelism(),
-          interOpNumThreads: 1,
-          // Idle inference threads sleep instead of spinning, leaving the cores to decoding,
-          // rendering and encoding, which run beside inference in the pipeline.
-          extra: { session: { intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
-        });
-      } catch (e) {
-        // A file onnxruntime cannot parse fails the same way on every provider: say so at once.
-        if (/Load model from .* failed|Protobuf parsing failed|ModelProto/i.test(messageOf(e))) {
-          throw new RoadsegError(`cannot load model "${manifest.id}": the file is not a valid ONNX model (${messageOf(e).split('\n')[0]})`, {
-            where: weightsPath,
-            hint: 'the file is corrupt or not ONNX; replace it with the original weights (see the manifest\'s origin)',
-            exitCode: ExitCode.model,
-          });
+        for (const w of wanted) {
+          const path = await weights(w.manifest, w.precision);
+          const session = await createSession(worker, provider, path, w.manifest, w.precision, opts);
+          models.push({ ...w, weightsPath: path, session });
+          checkContract(session, w.manifest, path);
         }
+      } catch (e) {
+        await worker.terminate();
+        if (e instanceof RoadsegError) throw e;
         failures.push(`${provider}: ${explainFailure(provider, e, probe)}`);
         if (!plan.explicit) log(`device: ${failures.at(-1)}; trying the next`);
         continue;
       }
-      checkContract(session, manifest, weightsPath);
       let reason = plan.explicit ? plan.reason : `auto: ${plan.reason}; using ${provider}`;
       if (provider === 'webgpu') {
         reason += ` (Vulkan: ${describeVulkan(probe)})`;
@@ -123,7 +202,12 @@ export class SegmentationEngine {
         }
       }
       log(`device: ${provider} (${reason})`);
-      const engine = new SegmentationEngine(manifest, weightsPath, provider, reason, session, opts.inputHeight);
+      for (const [i, m] of models.entries()) {
+        const why = choice === 'auto' ? `--precision auto: ${m.precision === 'int8' ? 'int8 on the CPU provider' : m.manifest.weights.int8 ? `no int8 on ${provider}` : 'no int8 weights'}` : m.precision === choice ? `--precision ${choice}` : `it has no ${choice} weights`;
+        log(`model: ${i === 0 ? 'scene' : 'drivable area'} ${m.manifest.id}, ${m.precision} (${why}): ${m.weightsPath}`);
+      }
+      if (opts.tta?.length) log(`tta: scales ${opts.tta.join(', ')}, each also mirrored: ${opts.tta.length * 2} inferences per model and frame`);
+      const engine = new SegmentationEngine(models, provider, reason, worker, opts);
       if (!opts.noWarmup) await engine.warmup();
       return engine;
     }
@@ -134,75 +218,231 @@ export class SegmentationEngine {
     });
   }
 
-  /** The model input size for a frame of this size, per the manifest's size rule. */
-  inputSizeFor(frameWidth: number, frameHeight: number): InputSize {
-    const size = inputSize(this.manifest.size, frameWidth, frameHeight, this.inputHeight);
-    checkInputSize(size, { width: frameWidth, height: frameHeight }, this.manifest.outputs.logits, `model ${this.manifest.id}`);
+  /** A model's input size for a frame of this size, per its manifest's size rule (the scene model's by default). */
+  inputSizeFor(frameWidth: number, frameHeight: number, model = 0, scale = 1): InputSize {
+    const m = this.models[model]!.manifest;
+    const height = this.opts.inputHeight ?? (m.size.rule === 'dynamic' ? m.size.defaultHeight : undefined);
+    const size = inputSize(m.size, frameWidth, frameHeight, height === undefined ? undefined : Math.round(height * scale));
+    checkInputSize(size, { width: frameWidth, height: frameHeight }, scoresShape(m), `model ${m.id}`);
     return size;
   }
 
+  /** One frame packed for every model (and TTA variant), each at its own size and colour order. */
+  prepare(bgr: Mat): EngineInput {
+    return this.models.map((m, i) => {
+      const packed = new Map<string, InputTensor>();
+      return this.variants.map((v) => {
+        const size = this.inputSizeFor(bgr.cols, bgr.rows, i, v.scale);
+        const key = `${size.width}x${size.height}`;
+        if (!packed.has(key)) packed.set(key, packInput(bgr, size, m.manifest.input.colorOrder));
+        const tensor = packed.get(key)!;
+        return v.flip ? flipTensor(tensor) : tensor;
+      });
+    });
+  }
+
   /** One run at a typical size, so the first real frame does not pay for graph set-up. */
-  async warmup(size: InputSize = this.inputSizeFor(16, 9)): Promise<void> {
-    await this.infer(ndarray(new Uint8Array(size.height * size.width * 3), [1, size.height, size.width, 3]));
+  async warmup(): Promise<void> {
+    const input = this.models.map((_, i) =>
+      this.variants.map((v) => {
+        const size = this.inputSizeFor(16, 9, i, v.scale);
+        return ndarray(new Uint8Array(size.height * size.width * 3), [1, size.height, size.width, 3]);
+      }),
+    );
+    await this.infer(input);
   }
 
-  async infer(input: InputTensor): Promise<LabelMap> {
-    const [r] = await this.run(input.data, input.shape, false);
-    return r!.labels;
-  }
-
-  /** True when the graph's batch dimension is dynamic, so that `inferBatch` can take several inputs. */
+  /** True when every model's batch dimension is dynamic, so that `inferBatch` can take several frames. */
   get batchable(): boolean {
-    const input = this.session.inputMetadata.find((v) => v.name === this.manifest.input.name);
-    return !!input?.isTensor && typeof input.shape[0] !== 'number';
+    return this.models.every((m) => {
+      const input = m.session.inputMetadata.find((v) => v.name === m.manifest.input.name);
+      return !!input?.isTensor && typeof input.shape[0] !== 'number';
+    });
   }
 
-  /** Inputs of one size in one call ([N, H, W, 3]); the results equal those of `infer` one by one. */
-  async inferBatch(inputs: readonly InputTensor[]): Promise<LabelMap[]> {
-    return (await this.runBatch(inputs, false)).map((r) => r.labels);
+  /** One frame's heads. A bare tensor is the scene model's only input (no drivable model, no TTA). */
+  async infer(input: EngineInput | InputTensor): Promise<FrameHeads> {
+    return (await this.inferBatch([Array.isArray(input) ? input : [[input]]]))[0]!;
   }
 
   /**
-   * The labels and, beside them, the raw class scores (logits) the signal's smoothing and
-   * confidence use; several inputs of one size in one call, as `inferBatch`.
+   * Several frames in one run per model and variant (the weights take a dynamic batch); frames of
+   * one batch have the same size.
    */
-  async inferWithScores(inputs: readonly InputTensor[]): Promise<Inference[]> {
-    return (await this.runBatch(inputs, true)) as Inference[];
-  }
-
-  private runBatch(inputs: readonly InputTensor[], withLogits: boolean): Promise<{ labels: LabelMap; logits?: ClassScores }[]> {
-    if (inputs.length === 1) return this.run(inputs[0]!.data, inputs[0]!.shape, withLogits);
-    const [, height, width, channels] = inputs[0]!.shape as [number, number, number, number];
-    const each = height * width * channels;
-    const packed = new Uint8Array(each * inputs.length);
-    inputs.forEach((t, i) => {
-      if (t.data.length !== each) throw new RangeError(`batch inputs differ in size: ${t.shape.join('x')} and ${inputs[0]!.shape.join('x')}`);
-      packed.set(t.data, i * each);
-    });
-    return this.run(packed, [inputs.length, height, width, channels], withLogits);
-  }
-
-  private async run(data: Uint8Array, shape: readonly number[], withLogits: boolean): Promise<{ labels: LabelMap; logits?: ClassScores }[]> {
-    const [n, height, width] = shape as [number, number, number];
-    const feeds = { [this.manifest.input.name]: new ort.Tensor('uint8', data, shape) };
-    const { labels: labelsOut, logits: logitsOut } = this.manifest.outputs;
+  async inferBatch(inputs: readonly EngineInput[]): Promise<FrameHeads[]> {
     const t0 = performance.now();
-    const result = await this.session.run(feeds, withLogits ? [labelsOut.name, logitsOut.name] : [labelsOut.name]);
+    const tta = this.variants.length > 1;
+    const runs = this.models.flatMap((m, i) =>
+      this.variants.map((_, v) => ({
+        session: m.session,
+        feeds: { [m.manifest.input.name]: batchTensor(inputs.map((x) => x[i]![v]!)) },
+        fetches: fetchesOf(m.manifest, tta, i === 0 && this.opts.logits !== false),
+      })),
+    );
+    const outputs = await this.worker.runAll(runs);
     this.lastInferMs = performance.now() - t0;
-    const labels = result[labelsOut.name]!.data as Uint8Array;
-    const each = height * width;
-    const logits = withLogits ? result[logitsOut.name] : undefined;
-    const [, channels, h, w] = (logits?.dims ?? [0, 0, 0, 0]) as [number, number, number, number];
-    const plane = channels * h * w;
-    return Array.from({ length: n }, (_, i) => ({
-      labels: labelMap(labels.subarray(i * each, (i + 1) * each), height, width),
-      ...(logits && { logits: { data: (logits.data as Float32Array).subarray(i * plane, (i + 1) * plane), channels, height: h, width: w } }),
-    }));
+    return inputs.map((input, n) => {
+      const perModel = this.models.map((m, i) => {
+        const variantsOut = this.variants.map((v, k) => ({ v, tensor: input[i]![k]!, outputs: outputs[i * this.variants.length + k]! }));
+        return tta ? combineVariants(m.manifest, variantsOut, n) : headsOf(m.manifest, variantsOut[0]!, n);
+      });
+      const scene = perModel[0]!;
+      const drivable = perModel[1] ?? scene;
+      const heads: FrameHeads = { labels: scene.labels ?? binaryLabels(scene.drivable, scene.lanes) };
+      if (drivable.drivable) heads.drivable = { mask: drivable.drivable, model: this.drivableSource };
+      if (drivable.lanes) heads.lanes = drivable.lanes;
+      if (this.opts.logits !== false && scene.logits) heads.logits = scene.logits;
+      return heads;
+    });
   }
 
   async dispose(): Promise<void> {
-    await this.session.release();
+    for (const m of this.models) await m.session.release();
   }
+}
+
+/** The manifest for --drivable-model: it must have a drivable head. */
+function drivableManifest(id: string): ModelManifest {
+  const m = getManifest(id);
+  if (!m.heads.drivable) {
+    throw new RoadsegError(`--drivable-model "${m.id}" has no drivable head`, {
+      hint: `models with a drivable head: ${listDrivable().join(', ') || 'none'} (see \`roadseg models\`)`,
+      exitCode: ExitCode.usage,
+    });
+  }
+  return m;
+}
+
+function listDrivable(): string[] {
+  return listManifests().filter((m) => m.heads.drivable).map((m) => m.id);
+}
+
+async function createSession(worker: InferenceWorker, provider: Provider, path: string, manifest: ModelManifest, precision: Precision, opts: EngineOptions): Promise<WorkerSession> {
+  try {
+    return await worker.createSession(path, {
+      executionProviders: [providerConfig(provider, opts)],
+      graphOptimizationLevel: 'all',
+      // onnxruntime's own default counts physical cores: one on a 2-vCPU machine, where two
+      // threads infer 1.6x faster (81 vs 128 ms at 913x513).
+      intraOpNumThreads: opts.threads ?? availableParallelism(),
+      interOpNumThreads: 1,
+      // Idle inference threads sleep instead of spinning, leaving the cores to decoding,
+      // rendering and encoding, which run beside inference in the pipeline.
+      // x64quantprecision: without VNNI, onnxruntime's uint8 x int8 kernels add pairs of products in
+      // 16 bits, which saturate: on this build machine's AVX2 CPU the int8 DeepLabV3 then scored
+      // 0.868 pixel accuracy on CamVid instead of the float model's 0.882; with it, 0.882.
+      extra: { session: { ...(precision === 'int8' && { x64quantprecision: '1' }), intra_op: { allow_spinning: '0' }, inter_op: { allow_spinning: '0' } } },
+    });
+  } catch (e) {
+    // A file onnxruntime cannot parse fails the same way on every provider: say so at once.
+    if (/Load model from .* failed|Protobuf parsing failed|ModelProto/i.test(messageOf(e))) {
+      throw new RoadsegError(`cannot load model "${manifest.id}": the file is not a valid ONNX model (${messageOf(e).split('\n')[0]})`, {
+        where: path,
+        hint: "the file is corrupt or not ONNX; replace it with the original weights (see the manifest's origin)",
+        exitCode: ExitCode.model,
+      });
+    }
+    throw e;
+  }
+}
+
+/** Output names to fetch: the maps (and the class scores when asked for), or with TTA every head's logits. */
+function fetchesOf(m: ModelManifest, tta: boolean, classScores: boolean): string[] {
+  const { classes, drivable, lanes } = m.heads;
+  const names: string[] = [];
+  if (classes) names.push(classes.labels, ...(tta || classScores ? [classes.logits.name] : []));
+  for (const head of [drivable, lanes]) if (head) names.push(tta ? head.logits.name : head.mask);
+  return names;
+}
+
+/** Frames' tensors of one size as one [N, H, W, 3] tensor. */
+function batchTensor(tensors: InputTensor[]): ort.Tensor {
+  const [first] = tensors;
+  if (tensors.length === 1) return new ort.Tensor('uint8', first!.data, first!.shape);
+  const [, h, w, c] = first!.shape as [number, number, number, number];
+  const data = new Uint8Array(tensors.length * h * w * c);
+  tensors.forEach((t, i) => {
+    if (t.shape[1] !== h || t.shape[2] !== w) throw new RangeError(`a batch needs frames of one size: ${t.shape[2]}x${t.shape[1]} beside ${w}x${h}`);
+    data.set(t.data, i * h * w * c);
+  });
+  return new ort.Tensor('uint8', data, [tensors.length, h, w, c]);
+}
+
+/** Image n of a batched output. */
+function sliceOf(t: TensorData, n: number): { data: TensorData['data']; dims: number[] } {
+  const per = t.data.length / t.dims[0]!;
+  const data = (t.data as Uint8Array | Float32Array).subarray(n * per, (n + 1) * per);
+  return { data, dims: t.dims.slice(1) };
+}
+
+interface ModelHeads {
+  labels?: LabelMap;
+  drivable?: LabelMap;
+  lanes?: LabelMap;
+  logits?: HeadScores;
+}
+
+type VariantOutput = { v: Variant; tensor: InputTensor; outputs: Record<string, TensorData> };
+
+function mapOf(t: TensorData, n: number): LabelMap {
+  const { data, dims } = sliceOf(t, n);
+  return labelMap(data as Uint8Array, dims[0]!, dims[1]!);
+}
+
+function scoresOf(t: TensorData, n: number): HeadScores {
+  const { data, dims } = sliceOf(t, n);
+  return { data: data as Float32Array, channels: dims[0]!, height: dims[1]!, width: dims[2]! };
+}
+
+/** The heads of one model for image n, without TTA. */
+function headsOf(m: ModelManifest, { outputs }: VariantOutput, n: number): ModelHeads {
+  const { classes, drivable, lanes } = m.heads;
+  const out: ModelHeads = {};
+  if (classes) {
+    out.labels = mapOf(outputs[classes.labels]!, n);
+    const logits = outputs[classes.logits.name];
+    if (logits) out.logits = scoresOf(logits, n);
+  }
+  if (drivable) out.drivable = mapOf(outputs[drivable.mask]!, n);
+  if (lanes) out.lanes = mapOf(outputs[lanes.mask]!, n);
+  return out;
+}
+
+/**
+ * TTA: every head's scores of every variant resized to the scale-1 input size (as the model's own
+ * head upsamples), mirrored back, averaged, then the argmax.
+ */
+function combineVariants(m: ModelManifest, variants: VariantOutput[], n: number): ModelHeads {
+  const base = variants.find((x) => x.v.scale === 1 && !x.v.flip) ?? variants[0]!;
+  const [, height, width] = base.tensor.shape as [number, number, number];
+  const average = (name: string, upsampling: 'align-corners' | 'half-pixel'): HeadScores => {
+    const channels = variants[0]!.outputs[name]!.dims[1]!;
+    const sum: HeadScores = { data: new Float32Array(channels * height * width), channels, height, width };
+    for (const x of variants) resizeScoresInto(scoresOf(x.outputs[name]!, n), sum, upsampling, x.v.flip);
+    return sum;
+  };
+  const { classes, drivable, lanes } = m.heads;
+  const out: ModelHeads = {};
+  if (classes) {
+    out.logits = average(classes.logits.name, classes.logits.upsampling);
+    out.labels = labelMap(argmaxScores(out.logits, classes.names.length, classes.voidLabel), height, width);
+  }
+  if (drivable) out.drivable = labelMap(argmaxScores(average(drivable.logits.name, drivable.logits.upsampling), 2, 0), height, width);
+  if (lanes) out.lanes = labelMap(argmaxScores(average(lanes.logits.name, lanes.logits.upsampling), 2, 0), height, width);
+  return out;
+}
+
+/** A model with only binary heads, as a label map: drivable 0, lane line 1 (over drivable), else 255. */
+function binaryLabels(drivable: LabelMap | undefined, lanes: LabelMap | undefined): LabelMap {
+  const ref = (drivable ?? lanes)!;
+  const out = new Uint8Array(ref.data.length).fill(255);
+  const d = drivable?.data;
+  const l = lanes?.data;
+  for (let i = 0; i < out.length; i++) {
+    if (l?.[i]) out[i] = binaryClassIds.lanes;
+    else if (d?.[i]) out[i] = binaryClassIds.drivable;
+  }
+  return labelMap(out, ref.shape[0]!, ref.shape[1]!);
 }
 
 /** The provider as onnxruntime-node takes it, with its options. */
@@ -250,7 +490,10 @@ function deviceHint(provider: Provider, probe: DeviceProbe): string {
   }
 }
 
-/** The graph's real inputs and outputs must be what the manifest says. */
+/**
+ * The graph's real input and outputs must be what the manifest's heads say: every output present,
+ * of its type, logits with the declared channels (two for a binary head). Names each difference.
+ */
 function checkContract(session: WorkerSession, m: ModelManifest, path: string): void {
   const problems: string[] = [];
   const input = session.inputMetadata.find((v) => v.name === m.input.name);
@@ -261,18 +504,32 @@ function checkContract(session: WorkerSession, m: ModelManifest, path: string): 
     const s = input.shape;
     // NHWC with 3 channels last; a symbolic last dim is accepted unless dim 1 is 3 (then it is NCHW).
     const channelsLast = s.length === 4 && (typeof s[3] === 'number' ? s[3] === 3 : s[1] !== 3);
-    if (!channelsLast) problems.push(`input "${m.input.name}" has shape [${s.join(',')}], expected [1,H,W,3] (NHWC)`);
+    if (!channelsLast) problems.push(`input "${m.input.name}" has shape [${s.join(',')}], expected [N,H,W,3] (NHWC)`);
     if (m.size.rule === 'fixed' && s.length === 4 && (s[1] !== m.size.height || s[2] !== m.size.width)) {
-      problems.push(`input "${m.input.name}" has shape [${s.join(',')}], expected fixed [1,${m.size.height},${m.size.width},3]`);
+      problems.push(`input "${m.input.name}" has shape [${s.join(',')}], expected fixed [N,${m.size.height},${m.size.width},3]`);
     }
   }
-  for (const out of [m.outputs.labels, m.outputs.logits]) {
-    const meta = session.outputMetadata.find((v) => v.name === out.name);
-    if (!meta) problems.push(`no output "${out.name}" (graph outputs: ${session.outputNames.join(', ')})`);
-    else if (meta.isTensor && meta.type !== out.dtype) problems.push(`output "${out.name}" is ${meta.type}, expected ${out.dtype}`);
+  const expect = (head: string, name: string, dtype: 'uint8' | 'float32', channels?: number) => {
+    const meta = session.outputMetadata.find((v) => v.name === name);
+    if (!meta) return problems.push(`${head} head: no output "${name}" (graph outputs: ${session.outputNames.join(', ')})`);
+    if (!meta.isTensor) return;
+    if (meta.type !== dtype) problems.push(`${head} head: output "${name}" is ${meta.type}, expected ${dtype}`);
+    const c = meta.shape[1];
+    if (channels !== undefined && typeof c === 'number' && c !== channels) {
+      problems.push(`${head} head: output "${name}" has ${c} channels, expected ${channels}${head === 'classes' ? '' : ' (a binary head: no, yes)'}`);
+    }
+  };
+  const { classes, drivable, lanes } = m.heads;
+  if (classes) {
+    expect('classes', classes.labels, 'uint8');
+    expect('classes', classes.logits.name, 'float32', classes.logits.channels);
+  }
+  for (const [name, head] of [['drivable', drivable], ['lanes', lanes]] as const) {
+    if (!head) continue;
+    expect(name, head.mask, 'uint8');
+    expect(name, head.logits.name, 'float32', 2);
   }
   if (problems.length) {
-    void session.release();
     throw new RoadsegError(`model graph does not match manifest "${m.id}": ${problems.join('; ')}`, {
       where: path,
       hint: `use the weights named in models/${m.id}.json, or register this model with its own manifest`,

@@ -1,16 +1,18 @@
 /**
- * The worker thread that holds the onnxruntime session. onnxruntime-node runs inference
- * synchronously on the calling thread (its `run` only defers the call with setImmediate), so on
- * the main thread a 60-150 ms inference would stall decoding, rendering, encoding and sockets.
- * Here it runs beside them. OpenCV is never loaded in this thread (it crashes in more than one).
+ * The worker thread that holds the onnxruntime sessions (the scene model and, where asked, the
+ * drivable model: one thread, both sessions). onnxruntime-node runs inference synchronously on the
+ * calling thread (its `run` only defers the call with setImmediate), so on the main thread a
+ * 60-150 ms inference would stall decoding, rendering, encoding and sockets. Here it runs beside
+ * them. OpenCV is never loaded in this thread (it crashes in more than one).
  */
 import { parentPort } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
-import type { WorkerReply, WorkerRequest } from './worker-protocol.js';
+import type { TensorData, WorkerReply, WorkerRequest } from './worker-protocol.js';
 
 if (!parentPort) throw new Error('inference-worker must run as a worker thread');
 const port = parentPort;
-let session: ort.InferenceSession | undefined;
+const sessions = new Map<number, ort.InferenceSession>();
+let nextSession = 0;
 
 const metadata = (values: readonly ort.InferenceSession.ValueMetadata[]) => values.map((v) => ({ ...v }));
 
@@ -20,10 +22,13 @@ port.on('message', async (msg: WorkerRequest) => {
     switch (msg.kind) {
       case 'create': {
         ort.env.logLevel = msg.logLevel;
-        session = await ort.InferenceSession.create(msg.path, msg.options);
+        const session = await ort.InferenceSession.create(msg.path, msg.options);
+        const key = nextSession++;
+        sessions.set(key, session);
         reply = {
           kind: 'created',
           id: msg.id,
+          session: key,
           inputNames: [...session.inputNames],
           outputNames: [...session.outputNames],
           inputMetadata: metadata(session.inputMetadata),
@@ -32,16 +37,19 @@ port.on('message', async (msg: WorkerRequest) => {
         break;
       }
       case 'run': {
-        const feeds = Object.fromEntries(Object.entries(msg.feeds).map(([name, t]) => [name, new ort.Tensor(t.type, t.data as ort.Tensor.DataType, t.dims)]));
-        const result = await session!.run(feeds, msg.fetches);
-        const outputs = Object.fromEntries(Object.entries(result).map(([name, t]) => [name, { type: t.type, data: t.data as ArrayBufferView & ArrayLike<number>, dims: [...t.dims] }]));
+        const outputs: Record<string, TensorData>[] = [];
+        for (const run of msg.runs) {
+          const feeds = Object.fromEntries(Object.entries(run.feeds).map(([name, t]) => [name, new ort.Tensor(t.type, t.data as ort.Tensor.DataType, t.dims)]));
+          const result = await sessions.get(run.session)!.run(feeds, run.fetches);
+          outputs.push(Object.fromEntries(Object.entries(result).map(([name, t]) => [name, { type: t.type, data: t.data as TensorData['data'], dims: [...t.dims] }])));
+        }
         reply = { kind: 'ran', id: msg.id, outputs };
-        port.postMessage(reply, Object.values(outputs).map((o) => o.data.buffer as ArrayBuffer));
+        port.postMessage(reply, outputs.flatMap((o) => Object.values(o).map((t) => t.data.buffer as ArrayBuffer)));
         return;
       }
       case 'release':
-        await session?.release();
-        session = undefined;
+        await sessions.get(msg.session)?.release();
+        sessions.delete(msg.session);
         reply = { kind: 'released', id: msg.id };
         break;
     }

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, join, normalize, resolve } from 'node:path';
 import { z } from 'zod';
-import { ModelManifestSchema, type ModelManifest } from '../core/model.js';
+import { ModelManifestSchema, type ModelManifest, type Precision, type PrecisionChoice, type Provider, type WeightFile } from '../core/model.js';
 import { ExitCode, RoadsegError } from '../util/errors.js';
 import { packageRoot } from '../util/package.js';
 
@@ -38,8 +38,9 @@ export function loadManifestFile(path: string): ModelManifest {
   if (!parsed.success) {
     throw new RoadsegError(`invalid model manifest: ${z.prettifyError(parsed.error)}`, { where: path, hint: 'see models/*.json for the fields', exitCode: ExitCode.model });
   }
-  if (parsed.data.palette.length !== parsed.data.classes.length) {
-    throw new RoadsegError('palette and classes differ in length', { where: path, exitCode: ExitCode.model });
+  const classes = parsed.data.heads.classes;
+  if (classes && classes.palette.length !== classes.names.length) {
+    throw new RoadsegError('the class head\'s palette and names differ in length', { where: path, exitCode: ExitCode.model });
   }
   return { ...parsed.data, manifestPath: resolve(path) };
 }
@@ -81,21 +82,47 @@ export function modelSearchDirs(explicit?: string, manifest?: ModelManifest): st
   return [...new Set(dirs.map((d) => resolve(d)))];
 }
 
-export function findWeights(manifest: ModelManifest, modelsDir?: string): string {
+/**
+ * The precision to run: an explicit one as asked (the caller checks it exists), `auto` int8 where
+ * the model has an int8 file that runs on this provider (the CPU), else fp32.
+ */
+export function choosePrecision(manifest: ModelManifest, choice: PrecisionChoice, provider: Provider): Precision {
+  if (choice !== 'auto') return choice;
+  const int8 = manifest.weights.int8;
+  return int8 && runsOn(int8, provider) && provider === 'cpu' ? 'int8' : 'fp32';
+}
+
+export function runsOn(file: WeightFile, provider: Provider): boolean {
+  return !file.providers || file.providers.includes(provider);
+}
+
+/** The weight file of one precision; a usage error naming the precisions there are when it has none. */
+export function weightFileOf(manifest: ModelManifest, precision: Precision): WeightFile {
+  const file = manifest.weights[precision];
+  if (!file) {
+    throw new RoadsegError(`model "${manifest.id}" has no ${precision} weights`, {
+      hint: `its precisions: ${Object.keys(manifest.weights).join(', ')}; use --precision auto or one of these`,
+      exitCode: ExitCode.usage,
+    });
+  }
+  return file;
+}
+
+export function findWeights(manifest: ModelManifest, file: WeightFile, modelsDir?: string): string {
   const dirs = modelSearchDirs(modelsDir, manifest);
   // Weights are looked up only inside the models folders: a path that climbs out or is absolute is refused.
-  if (isAbsolute(manifest.weights) || normalize(manifest.weights).split(/[\\/]/).includes('..')) {
-    throw new RoadsegError(`the weights path of model "${manifest.id}" leaves the models folders: ${manifest.weights}`, {
+  if (isAbsolute(file.file) || normalize(file.file).split(/[\\/]/).includes('..')) {
+    throw new RoadsegError(`the weights path of model "${manifest.id}" leaves the models folders: ${file.file}`, {
       where: manifest.manifestPath,
       hint: 'give "weights" as a file name (or a path below) inside a models folder, e.g. "model.onnx"',
       exitCode: ExitCode.model,
     });
   }
   for (const dir of dirs) {
-    const p = join(dir, manifest.weights);
+    const p = join(dir, file.file);
     if (existsSync(p) && statSync(p).isFile()) return p;
   }
-  throw new RoadsegError(`weights for model "${manifest.id}" not found: ${manifest.weights}`, {
+  throw new RoadsegError(`weights for model "${manifest.id}" not found: ${file.file}`, {
     where: `looked in ${dirs.join(', ')}`,
     hint: 'put the .onnx file in one of these folders, or pass --models-dir DIR / set ROADSEG_MODELS_DIR',
     exitCode: ExitCode.model,
@@ -108,12 +135,13 @@ export async function sha256File(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
-/** Finds the weights and checks their sha256 against the manifest. */
-export async function resolveVerifiedWeights(manifest: ModelManifest, modelsDir?: string): Promise<string> {
-  const path = findWeights(manifest, modelsDir);
+/** Finds the weights of one precision and checks their sha256 against the manifest. */
+export async function resolveVerifiedWeights(manifest: ModelManifest, precision: Precision, modelsDir?: string): Promise<string> {
+  const file = weightFileOf(manifest, precision);
+  const path = findWeights(manifest, file, modelsDir);
   const actual = await sha256File(path);
-  if (actual !== manifest.sha256) {
-    throw new RoadsegError(`checksum mismatch for model "${manifest.id}": sha256 ${actual}, expected ${manifest.sha256}`, {
+  if (actual !== file.sha256) {
+    throw new RoadsegError(`checksum mismatch for model "${manifest.id}" (${precision}): sha256 ${actual}, expected ${file.sha256}`, {
       where: path,
       hint: 'the file is damaged or a different model; replace it with the original weights (see models/*.json for the origin)',
       exitCode: ExitCode.model,

@@ -1,7 +1,7 @@
 /**
- * An onnxruntime session that lives in its own worker thread, with the part of the
- * InferenceSession interface the engine uses. Inputs are copied to the worker (the caller may
- * reuse them); outputs come back transferred, without a copy.
+ * onnxruntime sessions that live in one worker thread, with the part of the InferenceSession
+ * interface the engine uses. Inputs are copied to the worker (the caller may reuse them); outputs
+ * come back transferred, without a copy. Several sessions' runs go in one round trip.
  */
 import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
@@ -16,68 +16,93 @@ type Created = Extract<WorkerReply, { kind: 'created' }>;
 type Pending = { resolve: (r: WorkerReply) => void; reject: (e: Error) => void };
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
+/** The thread; sessions are created in it and it ends when the last one is released. */
+export class InferenceWorker {
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 0;
+  private live = 0;
+
+  private constructor(private readonly worker: Worker) {
+    const failAll = (e: Error) => {
+      for (const p of this.pending.values()) p.reject(e);
+      this.pending.clear();
+    };
+    worker.on('message', (reply: WorkerReply) => {
+      const p = this.pending.get(reply.id);
+      this.pending.delete(reply.id);
+      if (this.pending.size === 0) worker.unref();
+      if (reply.kind === 'error') p?.reject(new Error(reply.message));
+      else p?.resolve(reply);
+    });
+    worker.on('error', (e) => failAll(e));
+    worker.on('exit', (code) => failAll(new Error(`the inference worker exited (code ${code})`)));
+  }
+
+  static start(): InferenceWorker {
+    return new InferenceWorker(new Worker(workerScript));
+  }
+
+  call(req: DistributiveOmit<WorkerRequest, 'id'>): Promise<WorkerReply> {
+    return new Promise<WorkerReply>((resolve, reject) => {
+      const id = this.nextId++;
+      this.pending.set(id, { resolve, reject });
+      // Referenced only while a call is pending, so an idle engine never keeps the process alive.
+      this.worker.ref();
+      this.worker.postMessage({ ...req, id });
+    });
+  }
+
+  async createSession(path: string, options: ort.InferenceSession.SessionOptions): Promise<WorkerSession> {
+    const created = (await this.call({ kind: 'create', path, options, logLevel: ort.env.logLevel ?? 'warning' })) as Created;
+    this.live++;
+    return new WorkerSession(this, created);
+  }
+
+  /** Runs of several sessions in one round trip, in order; one output record per run. */
+  async runAll(runs: { session: WorkerSession; feeds: Record<string, ort.Tensor>; fetches: string[] }[]): Promise<Record<string, TensorData>[]> {
+    const plain = runs.map((r) => ({
+      session: r.session.key,
+      fetches: r.fetches,
+      feeds: Object.fromEntries(Object.entries(r.feeds).map(([name, t]) => [name, { type: t.type, data: t.data as TensorData['data'], dims: t.dims }])),
+    }));
+    const reply = await this.call({ kind: 'run', runs: plain });
+    return (reply as Extract<WorkerReply, { kind: 'ran' }>).outputs;
+  }
+
+  /** Releases one session; the thread ends with the last. */
+  async release(session: WorkerSession): Promise<void> {
+    try {
+      await this.call({ kind: 'release', session: session.key });
+    } finally {
+      if (--this.live <= 0) await this.worker.terminate();
+    }
+  }
+
+  /** Ends the thread whatever it holds (a failed start). */
+  async terminate(): Promise<void> {
+    await this.worker.terminate();
+  }
+}
+
 export class WorkerSession {
+  readonly key: number;
   readonly inputNames: readonly string[];
   readonly outputNames: readonly string[];
   readonly inputMetadata: readonly ort.InferenceSession.ValueMetadata[];
   readonly outputMetadata: readonly ort.InferenceSession.ValueMetadata[];
 
-  private constructor(
-    private readonly worker: Worker,
-    private readonly call: (req: DistributiveOmit<WorkerRequest, 'id'>) => Promise<WorkerReply>,
+  constructor(
+    readonly worker: InferenceWorker,
     created: Created,
   ) {
+    this.key = created.session;
     this.inputNames = created.inputNames;
     this.outputNames = created.outputNames;
     this.inputMetadata = created.inputMetadata;
     this.outputMetadata = created.outputMetadata;
   }
 
-  static async create(path: string, options: ort.InferenceSession.SessionOptions): Promise<WorkerSession> {
-    const worker = new Worker(workerScript);
-    const pending = new Map<number, Pending>();
-    let nextId = 0;
-    const failAll = (e: Error) => {
-      for (const p of pending.values()) p.reject(e);
-      pending.clear();
-    };
-    worker.on('message', (reply: WorkerReply) => {
-      const p = pending.get(reply.id);
-      pending.delete(reply.id);
-      if (pending.size === 0) worker.unref();
-      if (reply.kind === 'error') p?.reject(new Error(reply.message));
-      else p?.resolve(reply);
-    });
-    worker.on('error', (e) => failAll(e));
-    worker.on('exit', (code) => failAll(new Error(`the inference worker exited (code ${code})`)));
-    const call = (req: DistributiveOmit<WorkerRequest, 'id'>) =>
-      new Promise<WorkerReply>((resolve, reject) => {
-        const id = nextId++;
-        pending.set(id, { resolve, reject });
-        // Referenced only while a call is pending, so an idle engine never keeps the process alive.
-        worker.ref();
-        worker.postMessage({ ...req, id });
-      });
-    try {
-      const created = (await call({ kind: 'create', path, options, logLevel: ort.env.logLevel ?? 'warning' })) as Created;
-      return new WorkerSession(worker, call, created);
-    } catch (e) {
-      await worker.terminate();
-      throw e;
-    }
-  }
-
-  async run(feeds: Record<string, ort.Tensor>, fetches: string[]): Promise<Record<string, TensorData>> {
-    const plain = Object.fromEntries(Object.entries(feeds).map(([name, t]) => [name, { type: t.type, data: t.data as TensorData['data'], dims: t.dims }]));
-    const reply = await this.call({ kind: 'run', feeds: plain, fetches });
-    return (reply as Extract<WorkerReply, { kind: 'ran' }>).outputs;
-  }
-
-  async release(): Promise<void> {
-    try {
-      await this.call({ kind: 'release' });
-    } finally {
-      await this.worker.terminate();
-    }
+  release(): Promise<void> {
+    return this.worker.release(this);
   }
 }

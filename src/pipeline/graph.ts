@@ -16,8 +16,8 @@
  */
 import { EMPTY, Subject, asapScheduler, catchError, concatMap, filter, from, lastValueFrom, map, merge, observeOn, of, takeUntil, takeWhile, tap, type Observable } from 'rxjs';
 import { isStale, type Frame, type FrameMeta, type FrameTimings, type StaleTick } from '../core/frame.js';
-import type { Inference } from '../core/labelmap.js';
-import type { InputTensor } from '../core/model.js';
+import type { LabelMap } from '../core/labelmap.js';
+import type { FrameHeads, PackedInput } from '../core/model.js';
 import type { FrameProcessor } from '../core/processor.js';
 import type { PipelineContext, ProcessedFrame, Sink } from '../core/sink.js';
 import { signalOf, staleSignal, type SignalMessage } from '../core/signal.js';
@@ -126,14 +126,14 @@ export function createGraph(parts: GraphParts): PipelineHandle {
   const log = parts.log ?? (() => {});
   const stats = new RunStats();
   const batchStats = new BatchStats();
-  const origin = { model: processor.manifest.id, device: processor.device };
+  const origin = processor.origin;
   const sourceBindings = parts.sources.map((s): SourceBinding => ('source' in s ? s : { source: s }));
   if (sourceBindings.length === 0) throw new RoadsegError('no source given', { hint: 'give at least one source', exitCode: ExitCode.usage });
   // Every write and close goes through the guard: nothing reaches a sink once it is closing.
   const sinkBindings = parts.sinks.map((s): SinkBinding => ('sink' in s ? s : { sink: s })).map((b) => ({ ...b, sink: new GuardedSink(b.sink) }));
   const sinks = sinkBindings.map((b) => b.sink);
   const streams = sourceBindings.map((b) => b.source.info);
-  const context: PipelineContext = { stream: streams[0]!, streams, manifest: processor.manifest, device: processor.device };
+  const context: PipelineContext = { stream: streams[0]!, streams, manifest: processor.manifest, device: processor.device, precision: origin.precision, classes: processor.classes };
   const aborted = new Subject<void>();
   const results = new Subject<ProcessedFrame>();
   const maxBatch = Math.max(1, parts.maxBatch ?? 1);
@@ -255,8 +255,8 @@ export function createGraph(parts: GraphParts): PipelineHandle {
     });
 
   /** Infers a batch of preprocessed frames; frames of a failed call are skipped. */
-  type Preprocessed = InFlight & { tensor: InputTensor; image: Mat };
-  const inferBatch = async (batch: Preprocessed[], waitedMs: number): Promise<(Preprocessed & { inference: Inference })[]> => {
+  type Preprocessed = InFlight & { tensor: PackedInput; image: Mat };
+  const inferBatch = async (batch: Preprocessed[], waitedMs: number): Promise<(Preprocessed & { heads: FrameHeads })[]> => {
     const live = batch.filter((x) => {
       if (!skipped(x)) return true;
       skip(x);
@@ -265,9 +265,9 @@ export function createGraph(parts: GraphParts): PipelineHandle {
     if (live.length === 0) return [];
     if (lanes.length > 1) batchStats.add(live.length, waitedMs);
     const t0 = performance.now();
-    let inferences: Inference[];
+    let heads: FrameHeads[];
     try {
-      inferences = live.length > 1 && processor.inferBatch ? await processor.inferBatch(live.map((x) => x.tensor)) : await Promise.all(live.map((x) => processor.infer(x.tensor)));
+      heads = live.length > 1 && processor.inferBatch ? await processor.inferBatch(live.map((x) => x.tensor)) : await Promise.all(live.map((x) => processor.infer(x.tensor)));
     } catch (e) {
       for (const x of live) {
         fail(x.lane, stepError('infer', x.meta, x.lane.source, e), x.meta.index);
@@ -279,7 +279,7 @@ export function createGraph(parts: GraphParts): PipelineHandle {
     return live.map((x, i) => {
       x.timings.inferMs = ms;
       sample(x.lane, 'infer', ms);
-      return { ...x, inference: inferences[i]! };
+      return { ...x, heads: heads[i]! };
     });
   };
 
@@ -393,7 +393,7 @@ export function createGraph(parts: GraphParts): PipelineHandle {
         batchInference({
           maxBatch,
           timeoutMs: parts.batchTimeoutMs ?? 20,
-          key: (x) => x.tensor.shape.join('x'),
+          key: (x) => x.tensor.flat().map((t) => t.shape.join('x')).join(','),
           lane: (x) => x.lane.id,
           openLanes,
           run: inferBatch,
@@ -401,7 +401,7 @@ export function createGraph(parts: GraphParts): PipelineHandle {
         // Hand the labels on asynchronously, so the next inference is started before this frame's
         // analysis and rendering run on the main thread, in parallel with it.
         observeOn(asapScheduler),
-        step('analyse', (x) => ({ ...x, labels: x.inference.labels, ...processor.analyse(x.inference, x.image, x.meta) })),
+        step('analyse', (x) => ({ ...x, labels: x.heads.labels, ...processor.analyse(x.heads, x.image, x.meta) })),
         step('render', (x) => {
           const overlay = processor.render(x.image, x.analysis, x.summary);
           return { ...x, mats: [...x.mats, overlay], overlay };

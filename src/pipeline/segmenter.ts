@@ -1,13 +1,14 @@
 /**
- * The per-frame work, one step per method, around one engine: preprocess -> infer -> analyse ->
- * render. The CLI's still-image commands call `segment`; the streaming graph calls the steps one by
+ * The per-frame work, one step per method, around one engine (the scene model and, where given,
+ * the drivable model): preprocess -> infer -> analyse -> render. The CLI's still-image commands call `segment`; the streaming graph calls the steps one by
  * one so that they overlap across frames.
  */
 import type { CameraHealth, DrivableSummary, FrameAnalysis, Hood } from '../core/analysis.js';
 import type { FrameMeta } from '../core/frame.js';
-import { heightOf, widthOf, type Inference, type LabelMap } from '../core/labelmap.js';
-import type { InputTensor, ModelManifest, Provider } from '../core/model.js';
+import { heightOf, widthOf, type LabelMap } from '../core/labelmap.js';
+import type { DisplayClasses, FrameHeads, ModelManifest, PackedInput, Provider } from '../core/model.js';
 import type { FrameProcessor } from '../core/processor.js';
+import type { SignalOrigin } from '../core/signal.js';
 import type { SegmentationEngine } from '../engine/engine.js';
 import type { Mat } from '../util/cv.js';
 import { analyse, hudLine, summarize, type AnalysisConfig } from '../stages/analyse.js';
@@ -17,7 +18,7 @@ import { HoodEstimator, hoodRows, noHood } from '../stages/hood.js';
 import { downsampleLabels } from '../stages/labelmap.js';
 import { renderOverlay, defaultOverlayStyle, type OverlayStyle } from '../stages/overlay.js';
 import { bgrLut, type Rgb } from '../stages/palette.js';
-import { greyThumbnail, packInput, toBgr } from '../stages/preprocess.js';
+import { greyThumbnail, toBgr } from '../stages/preprocess.js';
 import { ProbabilityEma, drivableConfidence, probabilityLabels, softmax } from '../stages/scores.js';
 
 export interface SegmenterOptions {
@@ -76,7 +77,7 @@ export interface StepTimings {
 }
 
 export interface SegmentResult {
-  labels: LabelMap;
+  heads: FrameHeads;
   analysis: FrameAnalysis;
   summary: DrivableSummary;
   overlay: Mat;
@@ -91,6 +92,7 @@ export const defaultEdgeRows = [0.6, 0.7, 0.8, 0.9] as const;
 export class Segmenter implements FrameProcessor {
   readonly analysisConfig: AnalysisConfig;
   readonly overlayStyle: OverlayStyle;
+  readonly origin: SignalOrigin;
   private readonly paletteLut: Uint8Array;
   private readonly drivable: Uint8Array;
   private readonly hud: boolean;
@@ -101,18 +103,18 @@ export class Segmenter implements FrameProcessor {
   private readonly sources = new Map<string, SourceState>();
 
   constructor(readonly engine: SegmentationEngine, opts: SegmenterOptions = {}) {
-    const m = engine.manifest;
     this.analysisConfig = {
       corridor: opts.analysis?.corridor ?? defaultCorridor,
       drivableClasses: opts.analysis?.drivableClasses ?? [0],
       edgeRows: opts.analysis?.edgeRows ?? defaultEdgeRows,
-      classNames: m.classes,
+      classNames: engine.classes.names,
       freeSpaceColumns: opts.analysis?.freeSpaceColumns ?? 32,
     };
     this.signalOptions = { ...defaultSignalOptions, ...opts.signal };
     this.log = opts.log ?? (() => {});
     this.overlayStyle = { ...defaultOverlayStyle, ...opts.overlay };
-    this.paletteLut = bgrLut(m.palette as Rgb[]);
+    this.paletteLut = bgrLut(engine.classes.palette as Rgb[]);
+    this.origin = { model: engine.manifest.id, device: engine.provider, precision: engine.precision, drivableSource: engine.drivableSource };
     this.drivable = drivableLut(this.analysisConfig.drivableClasses);
     this.hud = opts.hud ?? true;
     this.analysisScale = opts.analysisScale ?? 2;
@@ -126,19 +128,22 @@ export class Segmenter implements FrameProcessor {
     return this.engine.provider;
   }
 
+  get classes(): DisplayClasses {
+    return this.engine.classes;
+  }
+
   /** `image` is converted to BGR if it is grey or has alpha, and then released (see toBgr). */
-  preprocess(image: Mat): { bgr: Mat; tensor: InputTensor } {
+  preprocess(image: Mat): { bgr: Mat; tensor: PackedInput } {
     const bgr = toBgr(image);
-    const tensor = packInput(bgr, this.engine.inputSizeFor(bgr.cols, bgr.rows), this.engine.manifest.input.colorOrder);
-    return { bgr, tensor };
+    return { bgr, tensor: this.engine.prepare(bgr) };
   }
 
-  infer(tensor: InputTensor): Promise<Inference> {
-    return this.engine.inferWithScores([tensor]).then(([r]) => r!);
+  infer(tensor: PackedInput): Promise<FrameHeads> {
+    return this.engine.infer(tensor);
   }
 
-  inferBatch(tensors: readonly InputTensor[]): Promise<Inference[]> {
-    return this.engine.inferWithScores(tensors);
+  inferBatch(tensors: readonly PackedInput[]): Promise<FrameHeads[]> {
+    return this.engine.inferBatch(tensors);
   }
 
   /**
@@ -146,7 +151,7 @@ export class Segmenter implements FrameProcessor {
    * source (`meta.sourceId`) must come in order: the smoothing, the hood estimate and the camera
    * health carry over from frame to frame.
    */
-  analyse(inference: Inference, image: Mat, meta?: FrameMeta): { analysis: FrameAnalysis; summary: DrivableSummary } {
+  analyse(heads: FrameHeads, image: Mat, meta?: FrameMeta): { analysis: FrameAnalysis; summary: DrivableSummary } {
     const opts = this.signalOptions;
     const state = this.stateOf(meta?.sourceId ?? stillSource);
     const thumb = greyThumbnail(image);
@@ -157,11 +162,14 @@ export class Segmenter implements FrameProcessor {
     if (timeJump || reading.sceneCut) state.ema?.reset();
     state.lastPtsMs = meta?.ptsMs;
 
-    const probabilities = softmax(inference.logits);
-    const smoothed = state.ema ? state.ema.update(probabilities) : probabilities;
-    const labels = state.ema ? this.labelsOf(smoothed, inference.labels) : downsampleLabels(inference.labels, this.analysisScale);
-    const analysis = analyse(labels, this.analysisConfig, this.drivable, state.hood);
-    const confidence = drivableConfidence(smoothed, this.drivable, this.analysisConfig.corridor, hoodRows(state.hood, smoothed.width, smoothed.height));
+    // Smoothing and confidence work on the class head's scores; a model with binary heads only
+    // (TwinLiteNet alone) gives its masks as they are, and no confidence.
+    const probabilities = heads.logits && softmax(heads.logits);
+    const smoothed = probabilities && state.ema ? state.ema.update(probabilities) : probabilities;
+    const labels = smoothed && state.ema ? this.labelsOf(smoothed, heads.labels) : downsampleLabels(heads.labels, this.analysisScale);
+    const maps = { ...(heads.drivable && { drivable: heads.drivable.mask }), ...(heads.lanes && { lanes: heads.lanes }) };
+    const analysis = analyse(labels, this.analysisConfig, this.drivable, maps, state.hood);
+    const confidence = smoothed ? drivableConfidence(smoothed, this.drivable, this.analysisConfig.corridor, hoodRows(state.hood, smoothed.width, smoothed.height)) : null;
     const status = statusOf(reading.health, confidence, opts.lowConfidence);
     return { analysis, summary: summarize(analysis, this.analysisConfig, { confidence, camera: reading.health, status }) };
   }
@@ -173,7 +181,7 @@ export class Segmenter implements FrameProcessor {
     const inH = heightOf(modelLabels);
     // The models upsample with aligned corners: input pixel x sits at cell x * (cells - 1) / (pixels - 1).
     const scale = (cells: number, pixels: number) => (pixels > 1 ? (f * (cells - 1)) / (pixels - 1) : 0);
-    return probabilityLabels(p, Math.ceil(inW / f), Math.ceil(inH / f), scale(p.width, inW), scale(p.height, inH), this.manifest.classes.length);
+    return probabilityLabels(p, Math.ceil(inW / f), Math.ceil(inH / f), scale(p.width, inW), scale(p.height, inH), this.classes.names.length);
   }
 
   private estimateHood(state: SourceState, thumb: ReturnType<typeof greyThumbnail>, sourceId: string): Hood {
@@ -205,12 +213,13 @@ export class Segmenter implements FrameProcessor {
     return state;
   }
 
-  render(bgr: Mat, analysis: FrameAnalysis, summary: DrivableSummary, hudExtra = this.engine.provider): Mat {
-    const palette = this.manifest.palette as Rgb[];
+  render(bgr: Mat, analysis: FrameAnalysis, summary: DrivableSummary, hudExtra = `${this.engine.provider} ${this.engine.precision}`): Mat {
+    const palette = this.classes.palette as Rgb[];
     // Classes on at least 0.2 % of the picture: specks of a class would only crowd the legend.
-    const legend = this.manifest.classes.flatMap((name, id) => ((analysis.histogram.counts[id] ?? 0) >= 0.002 * analysis.histogram.total && palette[id] ? [{ name, color: palette[id] }] : []));
+    const legend = this.classes.names.flatMap((name, id) => ((analysis.histogram.counts[id] ?? 0) >= 0.002 * analysis.histogram.total && palette[id] ? [{ name, color: palette[id] }] : []));
     const marks = { corridor: this.analysisConfig.corridor, hood: analysis.hood, freeSpace: summary.freeSpace, roadEdges: summary.roadEdges, legend };
-    return renderOverlay(bgr, analysis.labels, this.paletteLut, this.overlayStyle, analysis.edges.edgeMask, this.hud ? hudLine(summary, hudExtra) : undefined, marks);
+    const masks = { drivable: analysis.drivableHead, lanes: analysis.laneMask, edges: analysis.edges.edgeMask };
+    return renderOverlay(bgr, analysis.labels, this.paletteLut, this.overlayStyle, masks, this.hud ? hudLine(summary, hudExtra) : undefined, marks);
   }
 
   /** All steps on one image, timed. */
@@ -218,18 +227,17 @@ export class Segmenter implements FrameProcessor {
     const t0 = performance.now();
     const { bgr, tensor } = this.preprocess(image);
     const t1 = performance.now();
-    const inference = await this.infer(tensor);
-    const labels = inference.labels;
+    const heads = await this.infer(tensor);
     const t2 = performance.now();
-    const { analysis, summary } = this.analyse(inference, bgr);
+    const { analysis, summary } = this.analyse(heads, bgr);
     const t3 = performance.now();
     const overlay = this.render(bgr, analysis, summary);
     const t4 = performance.now();
-    return { labels, analysis, summary, overlay, timings: { preprocessMs: t1 - t0, inferMs: t2 - t1, analyseMs: t3 - t2, renderMs: t4 - t3 } };
+    return { heads, analysis, summary, overlay, timings: { preprocessMs: t1 - t0, inferMs: t2 - t1, analyseMs: t3 - t2, renderMs: t4 - t3 } };
   }
 }
 
-function statusOf(camera: CameraHealth, confidence: number, lowConfidence: number): DrivableSummary['status'] {
+function statusOf(camera: CameraHealth, confidence: number | null, lowConfidence: number): DrivableSummary['status'] {
   if (camera.condition !== 'ok') return 'camera-fault';
-  return confidence < lowConfidence ? 'low-confidence' : 'ok';
+  return confidence !== null && confidence < lowConfidence ? 'low-confidence' : 'ok';
 }

@@ -25,7 +25,6 @@ import { WebSocket, WebSocketServer, type RawData } from 'ws';
 import { packageRoot } from '../util/package.js';
 import type { PipelineContext, ProcessedFrame, Sink } from '../core/sink.js';
 import type { SignalMessage } from '../core/signal.js';
-import type { Rgb } from '../stages/palette.js';
 import { cv } from '../util/cv.js';
 import { parseSinkUri } from '../core/uri.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
@@ -472,8 +471,8 @@ export class WebSocketSink implements Sink {
       model: m.id,
       modelName: m.name,
       device: ctx.device,
-      classes: m.classes,
-      palette: m.palette as Rgb[],
+      classes: ctx.classes.names,
+      palette: ctx.classes.palette,
       source: { id: ctx.stream.sourceId, kind: ctx.stream.kind, width: ctx.stream.width, height: ctx.stream.height, fps: ctx.stream.fps },
       classMap: { width: this.classMapSize?.width ?? null, height: this.classMapSize?.height ?? null, scale: this.options.classMapScale, encoding: classMapEncoding },
       subscription: { ...client.subscription },

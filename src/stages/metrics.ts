@@ -73,3 +73,43 @@ export class ConfusionMatrix {
     };
   }
 }
+
+export interface BinaryReport {
+  pixels: number;
+  iou: number;
+  precision: number;
+  recall: number;
+}
+
+/** A yes/no prediction (a drivable head) against a set of target classes (road), ignoring one label. */
+export class BinaryCounts {
+  tp = 0;
+  fp = 0;
+  fn = 0;
+  pixels = 0;
+  private readonly positive = new Uint8Array(256);
+
+  constructor(positiveClasses: readonly number[], readonly ignoreLabel = 255) {
+    for (const c of positiveClasses) this.positive[c] = 1;
+  }
+
+  /** `pred` is 0/1 per pixel. */
+  update(pred: Uint8Array, target: Uint8Array): void {
+    if (pred.length !== target.length) throw new RangeError(`prediction has ${pred.length} pixels, labels ${target.length}`);
+    for (let i = 0; i < target.length; i++) {
+      const t = target[i]!;
+      if (t === this.ignoreLabel) continue;
+      this.pixels++;
+      const yes = this.positive[t]!;
+      if (pred[i]) {
+        if (yes) this.tp++;
+        else this.fp++;
+      } else if (yes) this.fn++;
+    }
+  }
+
+  report(): BinaryReport {
+    const ratio = (a: number, b: number) => (b > 0 ? a / b : 0);
+    return { pixels: this.pixels, iou: ratio(this.tp, this.tp + this.fp + this.fn), precision: ratio(this.tp, this.tp + this.fp), recall: ratio(this.tp, this.tp + this.fn) };
+  }
+}

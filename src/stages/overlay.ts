@@ -1,6 +1,7 @@
 import { cv, type Mat } from '../util/cv.js';
 import type { EdgeSample, EgoCorridor, Hood } from '../core/analysis.js';
 import { heightOf, widthOf, type LabelMap } from '../core/labelmap.js';
+import { drivableTint, laneColour } from '../core/model.js';
 import { colorize, paintMask, type Rgb } from './palette.js';
 import { releaseIntermediates } from './preprocess.js';
 
@@ -9,21 +10,47 @@ export interface OverlayStyle {
   opacity: number;
   /** Colour of the road edges; none drawn when undefined. */
   edgeColor?: Rgb;
+  /** Tint of the area a drivable head found, over the class colours. */
+  drivableColor: Rgb;
+  /** Colour of lane lines. */
+  laneColor: Rgb;
 }
 
-export const defaultOverlayStyle: OverlayStyle = { opacity: 0.45, edgeColor: [255, 255, 0] };
+export const defaultOverlayStyle: OverlayStyle = { opacity: 0.45, edgeColor: [255, 255, 0], drivableColor: drivableTint, laneColor: laneColour };
+
+/** 0/1 masks at the label map's size, painted over the class colours. */
+export interface OverlayMasks {
+  drivable?: Uint8Array;
+  lanes?: Uint8Array;
+  edges?: Uint8Array;
+}
 
 /**
- * The frame with class colours blended over it, road edges drawn, and a HUD line on a dark band.
- * Colours are computed at the label map's size and scaled to the frame (nearest).
+ * The frame with class colours blended over it, the drivable head's area tinted, lane lines and
+ * road edges drawn, and a HUD line on a dark band. Colours are computed at the label map's size
+ * and scaled to the frame (nearest). Void pixels (255) nothing was painted on keep the image as
+ * it is (a model with only binary heads colours only its areas).
  */
-export function renderOverlay(bgr: Mat, labels: LabelMap, lut: Uint8Array, style: OverlayStyle, edgeMask?: Uint8Array, hud?: string, marks?: SignalMarks): Mat {
+export function renderOverlay(bgr: Mat, labels: LabelMap, lut: Uint8Array, style: OverlayStyle, masks: OverlayMasks = {}, hud?: string, marks?: SignalMarks): Mat {
   const colours = colorize(labels, lut);
-  if (edgeMask && style.edgeColor) paintMask(colours, edgeMask, style.edgeColor);
-  const colourMat = new cv.Mat(Buffer.from(colours.buffer, colours.byteOffset, colours.byteLength), heightOf(labels), widthOf(labels), cv.CV_8UC3);
-  const scaled = colourMat.cols !== bgr.cols || colourMat.rows !== bgr.rows ? colourMat.resize(bgr.rows, bgr.cols, 0, 0, cv.INTER_NEAREST) : colourMat;
+  if (masks.drivable) paintMask(colours, masks.drivable, style.drivableColor);
+  if (masks.edges && style.edgeColor) paintMask(colours, masks.edges, style.edgeColor);
+  // Lines last: they often run along the drivable area's edge.
+  if (masks.lanes) paintMask(colours, masks.lanes, style.laneColor);
+  const h = heightOf(labels);
+  const w = widthOf(labels);
+  const colourMat = new cv.Mat(Buffer.from(colours.buffer, colours.byteOffset, colours.byteLength), h, w, cv.CV_8UC3);
+  const toFrame = (m: Mat) => (m.cols !== bgr.cols || m.rows !== bgr.rows ? m.resize(bgr.rows, bgr.cols, 0, 0, cv.INTER_NEAREST) : m);
+  const scaled = toFrame(colourMat);
   const out = bgr.addWeighted(1 - style.opacity, scaled, style.opacity, 0);
   releaseIntermediates(bgr, colourMat, scaled);
+  const keep = unpainted(labels, masks);
+  if (keep) {
+    const keepMat = new cv.Mat(Buffer.from(keep.buffer), h, w, cv.CV_8UC1);
+    const keepScaled = toFrame(keepMat);
+    bgr.copyTo(out, keepScaled);
+    releaseIntermediates(bgr, keepMat, keepScaled);
+  }
   if (marks) drawSignalMarks(out, marks, style);
   if (hud) drawHud(out, hud);
   return out;
@@ -86,6 +113,18 @@ function drawLegend(image: Mat, legend: SignalMarks['legend']): void {
     image.putText(name, new cv.Point2(x + box + 6, y + box - 2), cv.FONT_HERSHEY_SIMPLEX, scale, new cv.Vec3(255, 255, 255), 1, cv.LINE_AA);
     y += line;
   }
+}
+
+/** 1 where a pixel is void and no mask painted it; undefined when there is none. */
+function unpainted(labels: LabelMap, masks: OverlayMasks): Uint8Array | undefined {
+  const src = labels.data;
+  let out: Uint8Array | undefined;
+  for (let i = 0; i < src.length; i++) {
+    if (src[i] !== 255 || masks.drivable?.[i] || masks.lanes?.[i] || masks.edges?.[i]) continue;
+    out ??= new Uint8Array(src.length);
+    out[i] = 1;
+  }
+  return out;
 }
 
 export function drawHud(image: Mat, text: string): void {

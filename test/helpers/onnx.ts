@@ -72,3 +72,26 @@ export function wrongContractModel(): Buffer {
     nodes: [{ op: 'Identity', inputs: ['input'], outputs: ['out'] }],
   });
 }
+
+/**
+ * A model with DeepLab's input whose heads are wrong against a classes + drivable + lanes manifest:
+ * class logits with 5 channels, drivable logits with 3 (a binary head has 2), no lanes outputs.
+ */
+export function wrongHeadsModel(): Buffer {
+  const image: ValueSpec = { name: 'image', elemType: ElemType.uint8, dims: ['N', 'H', 'W', 3] };
+  return buildOnnx({
+    inputs: [image],
+    outputs: [
+      { name: 'labels', elemType: ElemType.uint8, dims: ['N', 'H', 'W'] },
+      { name: 'logits', elemType: ElemType.float, dims: ['N', 5, 'h', 'w'] },
+      { name: 'drivable', elemType: ElemType.uint8, dims: ['N', 'H', 'W'] },
+      { name: 'da_logits', elemType: ElemType.float, dims: ['N', 3, 'H', 'W'] },
+    ],
+    nodes: [
+      { op: 'Identity', inputs: ['image'], outputs: ['labels'] },
+      { op: 'Cast', inputs: ['image'], outputs: ['logits'], ints: { to: ElemType.float } },
+      { op: 'Identity', inputs: ['image'], outputs: ['drivable'] },
+      { op: 'Cast', inputs: ['image'], outputs: ['da_logits'], ints: { to: ElemType.float } },
+    ],
+  });
+}

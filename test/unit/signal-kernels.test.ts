@@ -6,12 +6,13 @@ import { CameraMonitor, defaultCameraThresholds, greyStats, laplacianVariance } 
 import { defaultCorridor, drivableArea, drivableLut } from '../../src/stages/drivable.js';
 import { freeSpace } from '../../src/stages/freespace.js';
 import { HoodEstimator, hoodLine, hoodPolygon, hoodRows, noHood } from '../../src/stages/hood.js';
-import { labelMap, type ClassScores } from '../../src/core/labelmap.js';
+import { labelMap } from '../../src/core/labelmap.js';
+import type { HeadScores } from '../../src/core/model.js';
 import { ProbabilityEma, drivableConfidence, probabilityLabels, softmax, stepResponseFrames } from '../../src/stages/scores.js';
 import { bestLag, meanAbsError, meanChange } from '../../src/stages/series.js';
 
 /** A grid whose every cell has the same probabilities per channel. */
-function uniformGrid(probs: number[], width = 4, height = 3): ClassScores {
+function uniformGrid(probs: number[], width = 4, height = 3): HeadScores {
   const plane = width * height;
   const data = new Float32Array(probs.length * plane);
   probs.forEach((p, c) => data.fill(p, c * plane, (c + 1) * plane));
@@ -115,7 +116,7 @@ describe('hood', () => {
     expect(drivableArea(labels, corridor, lut).egoFraction).toBeGreaterThan(0);
     const hoodTop = hoodRows(hoodLine(2 / 3), 4, 3);
     expect(drivableArea(labels, corridor, lut, hoodTop)).toEqual({ drivableFraction: 0, egoFraction: 0 });
-    const a = analyse(labels, { corridor, drivableClasses: [0], edgeRows: [1], classNames: ['road', 'sidewalk', 'building'], freeSpaceColumns: 2 }, lut, hoodLine(2 / 3));
+    const a = analyse(labels, { corridor, drivableClasses: [0], edgeRows: [1], classNames: ['road', 'sidewalk', 'building'], freeSpaceColumns: 2 }, lut, {}, hoodLine(2 / 3));
     expect(a.hood.y).toBeCloseTo(2 / 3);
     expect([...a.edges.edgeMask].every((v) => v === 0)).toBe(true);
     expect(a.freeSpace).toEqual([0.6667, 0.6667]);

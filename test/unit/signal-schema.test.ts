@@ -6,7 +6,7 @@ import type { DrivableSummary } from '../../src/core/analysis.js';
 import { signalProblems, signalSchema } from '../helpers/signal-schema.js';
 
 const meta = { sourceId: 'clip.mp4', index: 3, ptsMs: 120, captureTimeMs: 1_700_000_000_000 };
-const origin = { model: 'deeplabv3-mnedgetpu-slim', device: 'cpu' as const };
+const origin = { model: 'deeplabv3-mnedgetpu-slim', device: 'cpu' as const, precision: 'fp32' as const, drivableSource: 'deeplabv3-mnedgetpu-slim' };
 const summary: DrivableSummary = {
   drivablePct: 41.2,
   egoCorridorPct: 97.5,
@@ -26,10 +26,12 @@ describe('signal schema', () => {
     expect(signalProblems(staleSignal(meta, origin))).toEqual([]);
   });
 
-  it('describes every field the code writes, and requires them', () => {
+  it('describes every field the code writes, and requires those every message has', () => {
     const fields = Object.keys(signalOf(meta, summary, origin)).sort();
-    expect(Object.keys(signalSchema.properties).sort()).toEqual(fields);
+    const lanes = [{ y: 0.6, left: 0.4, right: null }];
+    expect(Object.keys(signalSchema.properties).sort()).toEqual(Object.keys(signalOf(meta, { ...summary, lanes }, origin)).sort());
     expect([...(signalSchema as unknown as { required: string[] }).required].sort()).toEqual(fields);
+    expect(signalProblems(signalOf(meta, { ...summary, lanes }, origin))).toEqual([]);
   });
 
   it('rejects out-of-range values, unknown statuses and missing fields', () => {

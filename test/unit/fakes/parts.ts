@@ -4,8 +4,8 @@
  */
 import ndarray from 'ndarray';
 import type { Frame, StaleTick, StreamInfo } from '../../../src/core/frame.js';
-import { labelMap, type Inference } from '../../../src/core/labelmap.js';
-import type { ModelManifest } from '../../../src/core/model.js';
+import { labelMap } from '../../../src/core/labelmap.js';
+import { displayClasses, type FrameHeads, type ModelManifest, type PackedInput } from '../../../src/core/model.js';
 import type { FrameProcessor } from '../../../src/core/processor.js';
 import type { PipelineContext, ProcessedFrame, Sink, SinkPolicy } from '../../../src/core/sink.js';
 import type { SignalMessage } from '../../../src/core/signal.js';
@@ -86,17 +86,21 @@ const manifest = {
   id: 'fake-model',
   name: 'fake',
   default: true,
-  weights: 'fake.onnx',
-  sha256: '0'.repeat(64),
+  weights: { fp32: { file: 'fake.onnx', sha256: '0'.repeat(64) } },
   input: { name: 'image', layout: 'NHWC', dtype: 'uint8', colorOrder: 'RGB' },
   size: { rule: 'fixed', height: 2, width: 2 },
-  outputs: { labels: { name: 'labels', dtype: 'uint8' }, logits: { name: 'logits', dtype: 'float32', channels: 2, stride: 1 } },
-  voidLabel: 255,
-  classes: ['road', 'other'],
-  palette: [
-    [1, 2, 3],
-    [4, 5, 6],
-  ],
+  heads: {
+    classes: {
+      labels: 'labels',
+      logits: { name: 'logits', channels: 2, stride: 1, upsampling: 'half-pixel' },
+      names: ['road', 'other'],
+      palette: [
+        [1, 2, 3],
+        [4, 5, 6],
+      ],
+      voidLabel: 255,
+    },
+  },
   licence: 'none',
   origin: 'test',
   accuracy: { metric: 'none', dataset: 'none', value: 0 },
@@ -106,6 +110,8 @@ const manifest = {
 export class FakeProcessor implements FrameProcessor {
   readonly manifest: ModelManifest = manifest;
   readonly device = 'cpu' as const;
+  readonly classes = displayClasses(manifest);
+  readonly origin = { model: manifest.id, device: this.device, precision: 'fp32' as const, drivableSource: manifest.id };
   inferring = 0;
   maxConcurrentInfer = 0;
   /** Sizes of the batches inferred with inferBatch. */
@@ -114,29 +120,29 @@ export class FakeProcessor implements FrameProcessor {
   constructor(private readonly ledger: MatLedger, private readonly opts: { inferMs?: number; failInferAt?: number } = {}) {}
 
   preprocess(image: Mat) {
-    return { bgr: image, tensor: ndarray(new Uint8Array(12), [1, 2, 2, 3]) };
+    return { bgr: image, tensor: [[ndarray(new Uint8Array(12), [1, 2, 2, 3])]] };
   }
 
-  async infer(tensor: ndarray.NdArray<Uint8Array>) {
+  async infer(tensor: PackedInput): Promise<FrameHeads> {
     this.inferring++;
     this.maxConcurrentInfer = Math.max(this.maxConcurrentInfer, this.inferring);
     try {
       await sleep(this.opts.inferMs ?? 0);
-      return { labels: labelMap(new Uint8Array(4), 2, 2), logits: { data: Float32Array.of(1, 0), channels: 2, height: 1, width: 1 } };
+      return { labels: labelMap(new Uint8Array(4), 2, 2) };
     } finally {
       this.inferring--;
       void tensor;
     }
   }
 
-  async inferBatch(tensors: readonly ndarray.NdArray<Uint8Array>[]) {
+  async inferBatch(tensors: readonly PackedInput[]) {
     this.batches.push(tensors.length);
     return Promise.all(tensors.map((t) => this.infer(t)));
   }
 
   private analysed = 0;
 
-  analyse({ labels }: Inference) {
+  analyse({ labels }: FrameHeads) {
     const index = this.analysed++;
     if (index === this.opts.failInferAt) throw new Error(`analysis broke on frame ${index}`);
     const summary = {

@@ -1,0 +1,84 @@
+/**
+ * Accuracy of an engine against labelled images: the scene model's classes (confusion matrix),
+ * and the drivable area the signal would use (a drivable head's, else the drivable classes')
+ * against the road class. `roadseg eval` and `bench/models.ts` both measure through this.
+ */
+import { existsSync, readdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { FrameHeads } from '../core/model.js';
+import type { SegmentationEngine } from '../engine/engine.js';
+import { readImage } from '../sources/images.js';
+import { sampleLabels } from '../stages/labelmap.js';
+import { BinaryCounts, ConfusionMatrix, type BinaryReport, type MetricsReport } from '../stages/metrics.js';
+import { matToLabels } from '../stages/postprocess.js';
+import { toBgr } from '../stages/preprocess.js';
+import { cv } from '../util/cv.js';
+import { ExitCode, RoadsegError } from '../util/errors.js';
+
+export interface Pair {
+  stem: string;
+  image: string;
+  label: string;
+}
+
+/** Pairs images and labels by the file stem left after removing each side's suffix. */
+export function pairByStem(imagesDir: string, labelsDir: string, imageSuffix: string, labelSuffix: string): Pair[] {
+  for (const [dir, what] of [[imagesDir, '--images'], [labelsDir, '--labels']] as const) {
+    if (!existsSync(dir)) throw new RoadsegError(`${what} folder not found: ${dir}`, { where: resolve(dir), exitCode: ExitCode.input });
+  }
+  const stems = (dir: string, suffix: string) =>
+    new Map(readdirSync(dir).filter((f) => f.endsWith(suffix)).map((f) => [f.slice(0, f.length - suffix.length), join(dir, f)] as const));
+  const images = stems(imagesDir, imageSuffix);
+  const labels = stems(labelsDir, labelSuffix);
+  const pairs = [...images].filter(([s]) => labels.has(s)).map(([stem, image]) => ({ stem, image, label: labels.get(stem)! }));
+  if (!pairs.length) {
+    throw new RoadsegError(`no image/label pairs: ${images.size} images (*${imageSuffix}) and ${labels.size} labels (*${labelSuffix}) share no stem`, {
+      where: `${resolve(imagesDir)} and ${resolve(labelsDir)}`,
+      hint: 'set --image-suffix and --label-suffix so that the names match once they are removed',
+      exitCode: ExitCode.input,
+    });
+  }
+  return pairs.sort((a, b) => a.stem.localeCompare(b.stem));
+}
+
+export interface EvaluationReport {
+  model: string;
+  precision: string;
+  device: string;
+  /** Where the drivable figures come from. */
+  drivableSource: string;
+  pairs: number;
+  /** The scene model's class head; absent for a model with only binary heads. */
+  classes?: MetricsReport;
+  /** The drivable area against the road class (trainId 0), void ignored. */
+  drivable: BinaryReport;
+}
+
+export async function evaluate(engine: SegmentationEngine, pairs: readonly Pair[], drivableClasses: readonly number[] = [0]): Promise<EvaluationReport> {
+  const classHead = engine.manifest.heads.classes;
+  const matrix = classHead && new ConfusionMatrix(classHead.names, classHead.voidLabel);
+  const road = new BinaryCounts([0]);
+  const drivableLut = new Uint8Array(256);
+  for (const c of drivableClasses) drivableLut[c] = 1;
+  for (const p of pairs) {
+    const target = matToLabels(readImage(p.label, { flags: cv.IMREAD_GRAYSCALE }));
+    const [height, width] = target.shape as [number, number];
+    const bgr = toBgr(readImage(p.image));
+    const heads: FrameHeads = await engine.infer(engine.prepare(bgr));
+    bgr.release();
+    if (matrix) matrix.update(sampleLabels(heads.labels, width, height).data, target.data);
+    const drivable = heads.drivable
+      ? sampleLabels(heads.drivable.mask, width, height).data
+      : sampleLabels(heads.labels, width, height).data.map((id) => drivableLut[id]!);
+    road.update(drivable, target.data);
+  }
+  return {
+    model: engine.manifest.id,
+    precision: engine.precision,
+    device: engine.provider,
+    drivableSource: engine.drivableSource,
+    pairs: pairs.length,
+    ...(matrix && { classes: matrix.report() }),
+    drivable: road.report(),
+  };
+}
