@@ -49,9 +49,9 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
     }
     for (const uri of config.sinks) {
       if (uri.includes('{source}')) {
-        for (const { source } of sources) sinks.push({ sink: openSink(uri.replaceAll('{source}', fileSafe(source.info.sourceId)), { stop: () => stop(), serve: config.serve, videoQuality: config.videoQuality }), sourceId: source.info.sourceId });
+        for (const { source } of sources) sinks.push({ sink: openSink(uri.replaceAll('{source}', fileSafe(source.info.sourceId)), { stop: () => stop(), serve: config.serve, videoQuality: config.videoQuality, opacity: config.opacity }), sourceId: source.info.sourceId });
       } else {
-        const sink = openSink(uri, { stop: () => stop(), serve: config.serve, videoQuality: config.videoQuality });
+        const sink = openSink(uri, { stop: () => stop(), serve: config.serve, videoQuality: config.videoQuality, opacity: config.opacity });
         sinks.push({ sink });
         if (sink.oneSource && sources.length > 1) {
           throw new RoadsegError(`${sink.name} takes the frames of one source, and this run has ${sources.length}`, {

@@ -26,6 +26,14 @@ export interface ProcessedFrame {
   retain(): () => void;
 }
 
+/** The run's counters as a sink may read them while it runs (live metrics). */
+export interface RunCounters {
+  readonly framesIn: number;
+  readonly framesOut: number;
+  /** Frames dropped, by cause. */
+  readonly drops: ReadonlyMap<string, number>;
+}
+
 export interface PipelineContext {
   /** The sink's own source (a sink bound to one source), else the run's first source. */
   stream: StreamInfo;
@@ -33,6 +41,8 @@ export interface PipelineContext {
   streams: readonly StreamInfo[];
   manifest: ModelManifest;
   device: Provider;
+  /** The graph's counters (absent when a sink is driven without a graph). */
+  stats?: RunCounters;
 }
 
 /**

@@ -131,7 +131,7 @@ export function createGraph(parts: GraphParts): PipelineHandle {
   const sinkBindings = parts.sinks.map((s): SinkBinding => ('sink' in s ? s : { sink: s }));
   const sinks = sinkBindings.map((b) => b.sink);
   const streams = sourceBindings.map((b) => b.source.info);
-  const context: PipelineContext = { stream: streams[0]!, streams, manifest: processor.manifest, device: processor.device };
+  const context: PipelineContext = { stream: streams[0]!, streams, manifest: processor.manifest, device: processor.device, stats };
   const aborted = new Subject<void>();
   const results = new Subject<ProcessedFrame>();
   const maxBatch = Math.max(1, parts.maxBatch ?? 1);

@@ -1,5 +1,5 @@
 /**
- * The websocket protocol, version 1 (README: "Websocket output"). Text messages are JSON objects with `v`
+ * The websocket protocol, version 1 (docs/signal.md: "Websocket protocol"). Text messages are JSON objects with `v`
  * and `type`; binary messages (frames, class maps) start with a one-byte kind and a JSON header:
  *
  *   byte 0        kind: 1 = frame (JPEG), 2 = class map (run-length encoded class ids)
@@ -60,6 +60,8 @@ export interface HelloMessage {
   subscription: Subscription;
   /** Largest message the server accepts from a client, bytes. */
   maxMessageBytes: number;
+  /** The server's overlay class opacity (0..1), a viewer's starting value; absent from older servers. */
+  opacity?: number;
 }
 
 /** What the server delivered to a client, and what it dropped or ignored. */
