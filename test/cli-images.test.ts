@@ -31,7 +31,7 @@ describe('roadseg eval (accuracy of the default model)', () => {
   it('prints a table by default', () => {
     const r = runCli(['eval', '--models-dir', modelsDir, '--images', join(data, 'images/cityscapes'), '--labels', join(data, 'labels/cityscapes'), '--image-suffix', '_leftImg8bit.png', '--label-suffix', '_gtFine_labelTrainIds.png']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/1 pairs, model deeplabv3-mnedgetpu-slim on cpu/);
+    expect(r.stdout).toMatch(/^1 pair, model deeplabv3-mnedgetpu-slim on cpu/m);
     expect(r.stdout).toMatch(/^road\s+\d+\s+0\.9\d+/m);
   });
 

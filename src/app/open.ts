@@ -21,6 +21,8 @@ export interface PipelineOptions {
   /** A source to use instead of opening the config's first source (benchmarks: frames held in memory). */
   source?: FrameSource;
   log?: (line: string) => void;
+  /** Sinks the caller made (in-process consumers, e.g. the run's road statistics), after those the config names. */
+  sinks?: readonly Sink[];
 }
 
 export interface Pipeline extends PipelineHandle {
@@ -62,6 +64,7 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
         }
       }
     }
+    for (const sink of opts.sinks ?? []) sinks.push({ sink });
     engine = opts.engine ?? (await SegmentationEngine.create({ ...config, log }));
   } catch (e) {
     for (const { source } of sources) source.close();

@@ -8,6 +8,7 @@ import { sampleLabels } from '../stages/labelmap.js';
 import { readImage } from '../sources/images.js';
 import { cv } from '../util/cv.js';
 import { ExitCode, RoadsegError } from '../util/errors.js';
+import { plural } from '../util/text.js';
 import { addEngineOptions, addSignalOptions, createEngine, type EngineFlags } from './common.js';
 import { numberArg, stderrLog } from './args.js';
 import { evalSequence, formatSequenceReport, type SequenceFlags } from './eval-sequence.js';
@@ -87,7 +88,7 @@ export function registerEval(program: Command): void {
     }
     const report = matrix.report();
     if (flags.json) console.log(JSON.stringify({ model: engine.manifest.id, device: engine.provider, pairs: pairs.length, ...report }, null, 2));
-    else console.log(formatReport(report, `${pairs.length} pairs, model ${engine.manifest.id} on ${engine.provider}`));
+    else console.log(formatReport(report, `${plural(pairs.length, 'pair')}, model ${engine.manifest.id} on ${engine.provider}`));
     await engine.dispose();
   });
 }

@@ -2,13 +2,16 @@ import { Command, Option } from 'commander';
 import { writeFileSync } from 'node:fs';
 import { createPipeline, type Pipeline } from '../app/open.js';
 import type { RunSummary } from '../pipeline/graph.js';
-import { parseConfig, readConfigFile, type PipelineConfig } from '../app/config.js';
+import { defaultInFlight, defaults, parseConfig, readConfigFile, sourceEntries, withDefault, type PipelineConfig } from '../app/config.js';
+import { formatRoadSummary, type RoadSummary } from '../stages/road-stats.js';
 import { parseCorridor } from '../stages/drivable.js';
+import { RoadReportSink } from '../sinks/report.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
+import { plural } from '../util/text.js';
 import { addEngineOptions, addSignalOptions, signalConfig, type SignalFlags } from './common.js';
 import { videoQualities } from '../sinks/ffmpeg-encoder.js';
 import { intArg, numberArg, stderrLog } from './args.js';
-import { startProgress } from './progress.js';
+import { plannedFrames, startProgressBar, startStatusLines, type Progress } from './progress.js';
 
 /** Flag name -> config key, for flags that map one to one. */
 const direct = ['realtime', 'loop', 'start', 'duration', 'stride', 'fps', 'live', 'model', 'modelsDir', 'device', 'threads', 'inputHeight', 'opacity', 'hud', 'inFlight', 'maxBatch', 'batchTimeout', 'videoQuality'] as const;
@@ -20,11 +23,15 @@ type RunFlags = Partial<Record<(typeof direct)[number], unknown>> & SignalFlags 
   signal?: string;
   window?: boolean;
   serve?: string;
+  metricsPort?: string;
   token?: string;
   allowOrigin?: string[];
   corridor?: string;
   progress?: boolean;
+  statusInterval: number;
   summary?: string;
+  report?: string;
+  blockedBelow: number;
 };
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -42,43 +49,62 @@ export function registerRun(program: Command): void {
     .option('-o, --out <file>', 'overlay video file (.mp4 .mkv .avi .mov); repeatable', collect)
     .option('-s, --signal <file>', 'drivable-area signal as JSON lines; - for stdout')
     .option('-w, --window', 'show the overlay in a window (q or Esc stops)')
-    .option('--serve <[host:]port>', 'websocket server and browser viewer (host defaults to 127.0.0.1)')
-    .option('--token <token>', 'access token websocket clients must present')
+    .option('--serve <[host:]port>', 'websocket server, browser viewer, /metrics and /healthz (host defaults to 127.0.0.1)')
+    .option('--metrics-port <[host:]port>', '/metrics (Prometheus) and /healthz only, without the viewer (host defaults to 127.0.0.1)')
+    .option('--token <token>', 'access token websocket clients, /metrics and /healthz require')
     .option('--allow-origin <origin>', 'browser origin allowed to connect; repeatable', collect)
     .option('--realtime', 'deliver a file at its native frame rate, as a camera would (frames may be dropped)')
     .option('--loop', 'start again at the end of a file or image folder')
     .option('--start <s>', 'seconds to skip at the start', numberArg('--start', 0, 1e9))
     .option('--duration <s>', 'seconds to process', numberArg('--duration', 0.001, 1e9))
-    .option('--stride <n>', 'keep every n-th frame', intArg('--stride'))
-    .option('--fps <n>', 'frame rate of image folders', numberArg('--fps', 0.001, 1000))
+    .option('--stride <n>', withDefault('keep every n-th frame', defaults.stride), intArg('--stride'))
+    .option('--fps <n>', withDefault('frame rate of image folders', defaults.fps), numberArg('--fps', 0.001, 1000))
     .addOption(new Option('--live', 'keep only the freshest frame (the default for cameras and streams)'))
     .addOption(new Option('--no-live', 'process every frame, even of a live source'))
     .addOption(new Option('--video-quality <q>', 'video file encoding: fast (least CPU, larger files), balanced, small (smaller files, more CPU), sharp').choices(videoQualities))
-    .option('--opacity <a>', 'class colour opacity, 0..1', numberArg('--opacity', 0, 1))
-    .option('--corridor <spec>', 'ego corridor: centerX,topY,bottomY,topWidth,bottomWidth (fractions)')
+    .option('--opacity <a>', withDefault('class colour opacity, 0..1', defaults.opacity), numberArg('--opacity', 0, 1))
+    .option('--corridor <spec>', withDefault('ego corridor: centerX,topY,bottomY,topWidth,bottomWidth (fractions)', Object.values(defaults.corridor).join(',')))
     .option('--no-hud', 'no text line on the overlay')
-    .option('--in-flight <n>', 'frames in the graph at once, at most (default: 3 for files, 1 for live sources)', intArg('--in-flight'))
-    .option('--no-progress', 'no progress bar')
-    .option('--summary <file>', 'also write the end-of-run summary as JSON');
+    .option('--in-flight <n>', withDefault('frames in the graph at once, at most', `${defaultInFlight.lossless} for files, ${defaultInFlight.freshest} for live sources`), intArg('--in-flight'))
+    .option('--no-progress', 'no progress bar and no status lines')
+    .option('--status-interval <s>', withDefault('seconds between status lines when standard error is not a terminal; 0 for none', defaults.statusIntervalS), numberArg('--status-interval', 0, 86400), defaults.statusIntervalS)
+    .option('--summary <file>', 'also write the end-of-run summary as JSON')
+    .option('--report <file.html>', 'write an HTML report of the run: facts, plots of the signal, blocked spans, a contact sheet')
+    .option('--blocked-below <pct>', withDefault('the ego corridor counts as blocked below this drivable %', defaults.blockedBelowPct), numberArg('--blocked-below', 0, 100), defaults.blockedBelowPct);
   addSignalOptions(addEngineOptions(cmd)).action(async (source: string | undefined, sinkUris: string[], flags: RunFlags, command: Command) => {
     const config = buildConfig(source, sinkUris, flags, command);
-    const pipeline = await createPipeline(config, { log: stderrLog });
+    let progress: Progress | undefined;
+    const log = (line: string) => (progress ? progress.log(line) : stderrLog(line));
+    const road = new RoadReportSink(flags.report, flags.blockedBelow);
+    const pipeline = await createPipeline(config, { log, sinks: [road] });
     const { stream, streams } = pipeline.context;
-    for (const s of streams) {
-      stderrLog(`${streams.length > 1 ? `source ${s.sourceId}: ` : ''}${s.kind} ${s.uri}: ${s.width}x${s.height} @ ${s.fps.toFixed(2)} fps${s.frameCount ? `, ${s.frameCount} frames` : ''}; ${(config.live ?? s.live) ? 'freshest-frame' : 'lossless'} policy`);
-    }
-    stderrLog(`sinks: ${pipeline.sinks.map((s) => s.name).join(', ') || 'none'}`);
-    const interrupted = handleSignals(pipeline);
-    const progress = flags.progress !== false ? startProgress(pipeline) : undefined;
+    const entries = sourceEntries(config);
+    const freshest = (i: number) => entries[i]?.live ?? config.live ?? streams[i]!.live;
+    streams.forEach((s, i) => {
+      stderrLog(`${streams.length > 1 ? `source ${s.sourceId}: ` : ''}${s.kind} ${s.uri}: ${s.width}x${s.height} @ ${s.fps.toFixed(2)} fps${s.frameCount ? `, ${plural(s.frameCount, 'frame')}` : ''}; ${freshest(i) ? 'freshest-frame' : 'lossless'} policy`);
+    });
+    stderrLog(`sinks: ${pipeline.sinks.filter((s) => s !== road || flags.report).map((s) => s.name).join(', ') || 'none'}`);
+    if (!config.sinks.length && !flags.report) stderrLog('no output: nothing is saved (only the summary is printed); add -o overlay.mp4, -s signal.jsonl, --report report.html, --serve 8080 or --window');
+    const interrupted = handleSignals(pipeline, () => progress?.stop(false));
+    const totals = streams.map((s, i) => plannedFrames(s, { ...config, ...entries[i], freshest: freshest(i) }));
+    const total = totals.every((t) => t !== undefined) ? totals.reduce((a, b) => a + b, 0) : undefined;
+    progress = flags.progress !== false ? startProgressBar(pipeline, total) : undefined;
+    const status = flags.progress !== false && !progress && flags.statusInterval > 0 ? startStatusLines(pipeline, flags.statusInterval, () => road.online) : undefined;
     let summary: RunSummary;
     try {
       summary = await pipeline.run();
+      progress?.stop(!interrupted.signal);
     } finally {
-      progress?.stop();
+      progress?.stop(false);
+      progress = undefined;
+      status?.stop();
       interrupted.dispose();
     }
-    printSummary(summary, pipeline);
-    if (flags.summary) writeFileSync(flags.summary, JSON.stringify({ ...summary, model: pipeline.context.manifest.id, device: pipeline.context.device, source: stream, ...(streams.length > 1 && { streams }) }, null, 2) + '\n');
+    const roadSummary = road.summary();
+    printSummary(summary, pipeline, roadSummary, road);
+    if (flags.report) stderrLog(`report: ${flags.report}`);
+    const sinks = Object.fromEntries(Object.entries(summary.sinks).filter(([name]) => name !== road.name));
+    if (flags.summary) writeFileSync(flags.summary, JSON.stringify({ ...summary, sinks, road: roadSummary, model: pipeline.context.manifest.id, device: pipeline.context.device, source: stream, ...(streams.length > 1 && { streams }) }, null, 2) + '\n');
     if (interrupted.signal) process.exitCode = interrupted.signal === 'SIGTERM' ? 143 : ExitCode.interrupted;
   });
 }
@@ -94,6 +120,7 @@ function buildConfig(source: string | undefined, sinkUris: string[], flags: RunF
   if (flags.signal) sinks.push(flags.signal === '-' ? '-' : `signal:${flags.signal}`);
   if (flags.window) sinks.push('window');
   if (flags.serve) sinks.push(serveUri(flags.serve));
+  if (flags.metricsPort) sinks.push(serveUri(flags.metricsPort, 'metrics', '--metrics-port'));
   base.sinks = sinks;
   if (flags.corridor) {
     try {
@@ -110,16 +137,20 @@ function buildConfig(source: string | undefined, sinkUris: string[], flags: RunF
 }
 
 /** `8080`, `:8080`, `0.0.0.0:8080` -> ws://host:port (loopback unless a host is given). */
-export function serveUri(spec: string): string {
+export function serveUri(spec: string, scheme = 'ws', flag = '--serve'): string {
   const m = /^(?:(.*):)?(\d+)$/.exec(spec);
-  if (!m) throw new RoadsegError(`--serve expects [host:]port, got "${spec}"`, { exitCode: ExitCode.usage });
-  return `ws://${m[1] || '127.0.0.1'}:${m[2]}`;
+  if (!m) throw new RoadsegError(`${flag} expects [host:]port, got "${spec}"`, { exitCode: ExitCode.usage });
+  return `${scheme}://${m[1] || '127.0.0.1'}:${m[2]}`;
 }
 
-/** First SIGINT/SIGTERM: graceful stop (sinks finalised). Second: immediate stop, still finalising. */
-function handleSignals(pipeline: Pipeline) {
+/**
+ * First SIGINT/SIGTERM: graceful stop (sinks finalised). Second: immediate stop, still finalising.
+ * `before` runs first (it leaves the progress bar on its own line).
+ */
+function handleSignals(pipeline: Pipeline, before: () => void) {
   const state: { signal?: NodeJS.Signals; dispose: () => void } = { dispose: () => {} };
   const onSignal = (sig: NodeJS.Signals) => {
+    before();
     if (!state.signal) {
       state.signal = sig;
       stderrLog(`${sig}: stopping after the frames in flight (press Ctrl-C again to stop at once)`);
@@ -138,7 +169,7 @@ function handleSignals(pipeline: Pipeline) {
   return state;
 }
 
-function printSummary(s: RunSummary, p: Pipeline): void {
+function printSummary(s: RunSummary, p: Pipeline, road: RoadSummary, roadSink: RoadReportSink): void {
   const drops = Object.entries(s.drops).map(([k, v]) => `${v} ${k}`).join(', ') || 'none';
   const lines = [
     `done: ${s.framesIn} frames in, ${s.framesOut} out in ${s.elapsedS.toFixed(1)} s (${s.fps.toFixed(2)} fps) on ${p.context.device}, model ${p.context.manifest.id}`,
@@ -147,7 +178,10 @@ function printSummary(s: RunSummary, p: Pipeline): void {
       ([id, src]) => `source ${id}: ${src.framesIn} in, ${src.framesOut} out (${src.fps.toFixed(2)} fps)${Object.keys(src.drops).length ? `, drops: ${Object.entries(src.drops).map(([k, v]) => `${v} ${k}`).join(', ')}` : ''}${src.failed ? `; failed: ${src.failed}` : ''}`,
     ),
     ...(s.batches ? [`batches: ${s.batches.calls} inference calls, sizes ${Object.entries(s.batches.sizes).map(([k, v]) => `${k}x${v}`).join(' ')}, wait p50 ${s.batches.waitMs.p50} ms, p95 ${s.batches.waitMs.p95} ms`] : []),
-    ...Object.entries(s.sinks).map(([name, c]) => `sink ${name}: ${Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ')}`),
+    ...formatRoadSummary(road),
+    ...Object.entries(s.sinks)
+      .filter(([name]) => name !== roadSink.name)
+      .map(([name, c]) => `sink ${name}: ${Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ')}`),
     `latency ms      p50     p95     max`,
     ...Object.entries(s.latencyMs)
       .filter(([, v]) => v.n > 0)

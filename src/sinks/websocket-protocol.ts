@@ -16,6 +16,7 @@ import type { Rgb } from '../stages/palette.js';
 import { heightOf, widthOf, type LabelMap } from '../core/labelmap.js';
 import { downsampleLabels } from '../stages/labelmap.js';
 import type { Provider } from '../core/model.js';
+import type { PipelineContext, ProcessedFrame } from '../core/sink.js';
 
 export const protocolVersion = 1 as const;
 
@@ -209,4 +210,30 @@ export function decodeClassMap(rle: Uint8Array, width: number, height: number): 
   }
   if (o !== out.length) throw new RangeError(`class map runs cover ${o} of ${width}x${height} cells`);
   return out;
+}
+
+/** The hello of a server for a pipeline, less the client's own subscription. */
+export function helloMessage(ctx: PipelineContext, grid: { width?: number; height?: number; scale: number }, maxMessageBytes: number, opacity?: number): Omit<HelloMessage, 'subscription'> {
+  const { manifest: m, device, stream } = ctx;
+  return {
+    v: protocolVersion,
+    type: 'hello',
+    model: m.id,
+    modelName: m.name,
+    device,
+    classes: m.classes,
+    palette: m.palette as Rgb[],
+    source: { id: stream.sourceId, kind: stream.kind, width: stream.width, height: stream.height, fps: stream.fps },
+    classMap: { width: grid.width ?? null, height: grid.height ?? null, scale: grid.scale, encoding: classMapEncoding },
+    maxMessageBytes,
+    ...(opacity !== undefined && { opacity }),
+  };
+}
+
+/** A frame's class map message, and its grid size. */
+export function classMapMessage(frame: ProcessedFrame, scale: number): { message: Buffer; grid: { width: number; height: number } } {
+  const { width, height, rle } = encodeClassMap(frame.labels, scale);
+  const { index, ptsMs, captureTimeMs } = frame.meta;
+  const message = packBinary(BinaryKind.classMap, { v: protocolVersion, type: 'classMap', frame: index, ptsMs, captureTime: captureTimeMs, width, height, scale, encoding: classMapEncoding }, rle);
+  return { message, grid: { width, height } };
 }

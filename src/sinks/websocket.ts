@@ -18,12 +18,11 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { PipelineContext, ProcessedFrame, Sink } from '../core/sink.js';
 import type { SignalMessage } from '../core/signal.js';
-import type { Rgb } from '../stages/palette.js';
 import { packageRoot } from '../util/package.js';
 import { AccessRules, HttpEndpoint, parseListenUri, refuseUpgrade, staticFiles, type Refusal } from './http-endpoint.js';
 import { LiveMetrics } from './live-metrics.js';
 import { ImageBroadcaster } from './websocket-images.js';
-import { BinaryKind, classMapEncoding, encodeClassMap, packBinary, protocolVersion, type DeliveryCounters, type HelloMessage } from './websocket-protocol.js';
+import { classMapMessage, helloMessage, type DeliveryCounters } from './websocket-protocol.js';
 import { ClientSession, zeroCounters, type ClientStats, type SessionHost } from './websocket-session.js';
 
 export type { ClientStats } from './websocket-session.js';
@@ -88,7 +87,8 @@ export class WebSocketSink implements Sink, SessionHost {
   private readonly log: (line: string) => void;
   private context: PipelineContext | undefined;
   private nextClientId = 1;
-  private classMapSize: { width: number; height: number } | undefined;
+  /** The size of the latest class map sent (for `hello`). */
+  private classMapGrid: { width: number; height: number } | undefined;
 
   constructor(readonly uri: string, private readonly opts: WebSocketSinkOptions) {
     const { host, port } = parseServeUri(uri);
@@ -148,7 +148,11 @@ export class WebSocketSink implements Sink, SessionHost {
     this.metrics.frame(frame);
     if (this.clients.size === 0) return;
     let classMap: Buffer | undefined;
-    for (const c of this.clients) if (c.helloSent && c.subscription.classMap) c.classMap((classMap ??= this.classMapMessage(frame)));
+    for (const c of this.clients) {
+      if (!c.helloSent || !c.subscription.classMap) continue;
+      if (!classMap) ({ message: classMap, grid: this.classMapGrid } = classMapMessage(frame, this.opts.classMapScale));
+      c.classMap(classMap);
+    }
     this.images.offer(frame, seq);
   }
 
@@ -208,28 +212,6 @@ export class WebSocketSink implements Sink, SessionHost {
   }
 
   private sendHello(client: ClientSession): void {
-    const { manifest: m, device, stream } = this.context!;
-    const hello: Omit<HelloMessage, 'subscription'> = {
-      v: protocolVersion,
-      type: 'hello',
-      model: m.id,
-      modelName: m.name,
-      device,
-      classes: m.classes,
-      palette: m.palette as Rgb[],
-      source: { id: stream.sourceId, kind: stream.kind, width: stream.width, height: stream.height, fps: stream.fps },
-      classMap: { width: this.classMapSize?.width ?? null, height: this.classMapSize?.height ?? null, scale: this.opts.classMapScale, encoding: classMapEncoding },
-      maxMessageBytes: this.opts.maxMessageBytes,
-      ...(this.opts.opacity !== undefined && { opacity: this.opts.opacity }),
-    };
-    client.hello(hello);
-  }
-
-  private classMapMessage(frame: ProcessedFrame): Buffer {
-    const scale = this.opts.classMapScale;
-    const { width, height, rle } = encodeClassMap(frame.labels, scale);
-    this.classMapSize = { width, height };
-    const { index, ptsMs, captureTimeMs } = frame.meta;
-    return packBinary(BinaryKind.classMap, { v: protocolVersion, type: 'classMap', frame: index, ptsMs, captureTime: captureTimeMs, width, height, scale, encoding: classMapEncoding }, rle);
+    client.hello(helloMessage(this.context!, { ...this.classMapGrid, scale: this.opts.classMapScale }, this.opts.maxMessageBytes, this.opts.opacity));
   }
 }
