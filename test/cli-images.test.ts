@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { getManifest } from '../src/engine/registry.js';
 import { cv } from '../src/util/cv.js';
 import { runCli } from './helpers/cli.js';
+import { readIndexedPng } from './helpers/png.js';
 import { sha256, wrongContractModel } from './helpers/onnx.js';
 import { data, modelsDir, tempDir } from './helpers/paths.js';
 
@@ -52,10 +53,15 @@ describe('roadseg segment', () => {
     const stem = join(out, 'cityscapes_example_2048x1024');
     const overlay = cv.imread(`${stem}_overlay.png`);
     expect([overlay.cols, overlay.rows]).toEqual([2048, 1024]);
-    const labels = cv.imread(`${stem}_labels.png`, cv.IMREAD_UNCHANGED);
-    expect([labels.cols, labels.rows, labels.channels]).toEqual([2048, 1024, 1]);
-    expect(labels.at(1000, 1024)).toBe(0); // road at the bottom centre
-    expect(labels.at(10, 1024)).not.toBe(0);
+    // An indexed PNG: the indices are the trainIds, the palette the class colours.
+    const labels = readIndexedPng(`${stem}_labels.png`);
+    expect([labels.width, labels.height]).toEqual([2048, 1024]);
+    expect(labels.ids[1000 * 2048 + 1024]).toBe(0); // road at the bottom centre
+    expect(labels.ids[10 * 2048 + 1024]).not.toBe(0);
+    expect(labels.palette.subarray(0, 3)).toEqual(Uint8Array.from(getManifest('deeplabv3-mnedgetpu-slim').palette[0]!));
+    // An image viewer (here OpenCV) sees the colours.
+    const coloured = cv.imread(`${stem}_labels.png`, cv.IMREAD_COLOR);
+    expect(coloured.atRaw(1000, 1024)).toEqual([128, 64, 128]);
     const summary = JSON.parse(readFileSync(`${stem}.json`, 'utf8'));
     expect(summary).toMatchObject({ model: 'deeplabv3-mnedgetpu-slim', device: 'cpu', width: 2048, height: 1024, inputSize: { width: 1025, height: 513 } });
     expect(summary.drivablePct).toBeGreaterThan(15);

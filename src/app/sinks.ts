@@ -6,6 +6,7 @@
  */
 import { extname } from 'node:path';
 import type { Sink } from '../core/sink.js';
+import { ensureXdgRuntimeDir } from '../engine/devices.js';
 import { MqttSink } from '../sinks/mqtt.js';
 import { RedisStreamSink } from '../sinks/redis-stream.js';
 import { SignalSink } from '../sinks/signal.js';
@@ -26,7 +27,11 @@ export interface SinkDeps {
 }
 
 export function openSink(uri: string, deps: SinkDeps): Sink {
-  if (uri === 'window' || uri === 'display://') return new WindowSink(deps.stop);
+  if (uri === 'window' || uri === 'display://') {
+    // Else Qt warns on the terminal ("QStandardPaths: XDG_RUNTIME_DIR not set") under xvfb-run, ssh or a service.
+    ensureXdgRuntimeDir();
+    return new WindowSink(deps.stop);
+  }
   if (uri === '-' || uri === 'signal:-') return new SignalSink('-');
   if (uri.startsWith('signal:')) return new SignalSink(uri.slice('signal:'.length));
   if (/^mqtts?:\/\//i.test(uri)) return new MqttSink(uri);

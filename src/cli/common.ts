@@ -1,4 +1,5 @@
 import { Option, type Command } from 'commander';
+import { defaults } from '../app/config.js';
 import { deviceChoices, type DeviceChoice } from '../engine/devices.js';
 import { SegmentationEngine } from '../engine/engine.js';
 import type { HoodConfig, PipelineConfigInput } from '../app/config.js';
@@ -18,9 +19,9 @@ export function addEngineOptions(cmd: Command): Command {
   return cmd
     .option('-m, --model <id>', 'model id from `roadseg models` (default: the registry default)')
     .option('--models-dir <dir>', 'folder holding the .onnx weights (else $ROADSEG_MODELS_DIR, ./models-data, ../shared/models)')
-    .addOption(new Option('-d, --device <device>', 'execution provider; an explicit one never falls back').choices(deviceChoices).default('auto'))
+    .addOption(new Option('-d, --device <device>', 'execution provider; an explicit one never falls back').choices(deviceChoices).default(defaults.device))
     .option('--threads <n>', 'CPU inference threads (default: one per core)', intArg('--threads'))
-    .option('--input-height <px>', 'model input height for dynamic-size models, snapped to the size rule (DeepLab: 16k+1, default 513)', intArg('--input-height', 17));
+    .option('--input-height <px>', 'model input height for dynamic-size models, snapped to the size rule (DeepLab: 16k+1) (default: the model\'s own, see `roadseg models`)', intArg('--input-height', 17));
 }
 
 
