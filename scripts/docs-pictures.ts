@@ -42,8 +42,8 @@ async function viewerPicture(): Promise<void> {
     // Enough signals for the chart to show a stretch of the clip, and images shown.
     const shown = () => page.evaluate(() => (window as unknown as { roadsegViewer: { snapshot(): { framesShown: number; history: number } } }).roadsegViewer.snapshot());
     const t0 = Date.now();
-    for (let s = await shown(); s.history < 100 || s.framesShown < 20; s = await shown()) {
-      if (Date.now() - t0 > 240_000) throw new Error(`the viewer did not fill in 240 s: ${JSON.stringify(s)}`);
+    for (let s = await shown(); s.history < 60 || s.framesShown < 20; s = await shown()) {
+      if (Date.now() - t0 > 400_000) throw new Error(`the viewer did not fill in 400 s: ${JSON.stringify(s)}`);
       await new Promise((r) => setTimeout(r, 500));
     }
     await page.screenshot({ path: join(out, 'viewer.png') });

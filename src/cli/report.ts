@@ -27,7 +27,7 @@ export function registerReport(program: Command): void {
     .action(async (file: string, flags: ReportFlags) => {
       if (!existsSync(file)) throw new RoadsegError(`signal file not found: ${file}`, { where: resolve(file), hint: 'make one with roadseg run VIDEO -s signal.jsonl', exitCode: ExitCode.input });
       ensureOutputDir(flags.out);
-      const road = new RoadStats(flags.blockedBelow);
+      const roads = new Map<string, RoadStats>();
       const sources = new Set<string>();
       const models = new Set<string>();
       let first: SignalMessage | undefined;
@@ -49,10 +49,11 @@ export function registerReport(program: Command): void {
         last = m;
         sources.add(m.source);
         models.add(`${m.model} on ${m.device}`);
-        road.add(m);
+        if (!roads.has(m.source)) roads.set(m.source, new RoadStats(flags.blockedBelow));
+        roads.get(m.source)!.add(m);
       }
       if (!first || !last) throw new RoadsegError('the signal file has no signal messages', { where: resolve(file), exitCode: ExitCode.input });
-      const summary = road.summary();
+      const frames = [...roads.values()].reduce((n, r) => n + r.summary().frames, 0);
       const spanS = (last.ptsMs - first.ptsMs) / 1000;
       writeFileSync(
         flags.out,
@@ -62,17 +63,15 @@ export function registerReport(program: Command): void {
             ['signal file', resolve(file)],
             ['source', [...sources].join(', ')],
             ['model', [...models].join(', ')],
-            ['frames', `${plural(summary.frames, 'frame')} (frames ${first.frame} to ${last.frame}), ${spanS.toFixed(1)} s of stream`],
+            ['frames', `${plural(frames, 'frame')} (frames ${first.frame} to ${last.frame}), ${spanS.toFixed(1)} s of stream`],
             ['captured', `${new Date(first.captureTime).toISOString()} to ${new Date(last.captureTime).toISOString()}`],
             ['written', new Date().toISOString()],
           ],
-          road: summary,
-          series: road.series,
-          spans: road.spans,
+          roads: [...roads].map(([source, r]) => ({ source, road: r.summary(), series: r.series, spans: r.spans })),
           sheet: [],
           sheetNote: 'A signal file holds no pictures: `roadseg run ... --report report.html` puts a contact sheet of overlay frames here.',
         }),
       );
-      stderrLog(`report of ${plural(summary.frames, 'frame')}: ${flags.out}`);
+      stderrLog(`report of ${plural(frames, 'frame')}: ${flags.out}`);
     });
 }

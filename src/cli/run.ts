@@ -100,8 +100,10 @@ export function registerRun(program: Command): void {
       status?.stop();
       interrupted.dispose();
     }
-    const roadSummary = road.summary();
-    printSummary(summary, pipeline, roadSummary, road);
+    // The road statistics per source: keyed by source id when the run has several.
+    const roads = road.summaries();
+    const roadSummary = streams.length > 1 ? roads : roads[stream.sourceId] ?? Object.values(roads)[0];
+    printSummary(summary, pipeline, roads, road);
     if (flags.report) stderrLog(`report: ${flags.report}`);
     const sinks = Object.fromEntries(Object.entries(summary.sinks).filter(([name]) => name !== road.name));
     if (flags.summary) writeFileSync(flags.summary, JSON.stringify({ ...summary, sinks, road: roadSummary, model: pipeline.context.manifest.id, device: pipeline.context.device, source: stream, ...(streams.length > 1 && { streams }) }, null, 2) + '\n');
@@ -169,7 +171,8 @@ function handleSignals(pipeline: Pipeline, before: () => void) {
   return state;
 }
 
-function printSummary(s: RunSummary, p: Pipeline, road: RoadSummary, roadSink: RoadReportSink): void {
+function printSummary(s: RunSummary, p: Pipeline, roads: Record<string, RoadSummary>, roadSink: RoadReportSink): void {
+  const several = Object.keys(roads).length > 1;
   const drops = Object.entries(s.drops).map(([k, v]) => `${v} ${k}`).join(', ') || 'none';
   const lines = [
     `done: ${s.framesIn} frames in, ${s.framesOut} out in ${s.elapsedS.toFixed(1)} s (${s.fps.toFixed(2)} fps) on ${p.context.device}, model ${p.context.manifest.id}`,
@@ -178,7 +181,7 @@ function printSummary(s: RunSummary, p: Pipeline, road: RoadSummary, roadSink: R
       ([id, src]) => `source ${id}: ${src.framesIn} in, ${src.framesOut} out (${src.fps.toFixed(2)} fps)${Object.keys(src.drops).length ? `, drops: ${Object.entries(src.drops).map(([k, v]) => `${v} ${k}`).join(', ')}` : ''}${src.failed ? `; failed: ${src.failed}` : ''}`,
     ),
     ...(s.batches ? [`batches: ${s.batches.calls} inference calls, sizes ${Object.entries(s.batches.sizes).map(([k, v]) => `${k}x${v}`).join(' ')}, wait p50 ${s.batches.waitMs.p50} ms, p95 ${s.batches.waitMs.p95} ms`] : []),
-    ...formatRoadSummary(road),
+    ...Object.entries(roads).flatMap(([id, r]) => formatRoadSummary(r).map((l) => (several ? l.replace(/^road:/, `road ${id}:`) : l))),
     ...Object.entries(s.sinks)
       .filter(([name]) => name !== roadSink.name)
       .map(([name, c]) => `sink ${name}: ${Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ')}`),

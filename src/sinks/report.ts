@@ -1,6 +1,6 @@
 /**
- * The run's road statistics and, with a path (`--report FILE.html`), its HTML report written when
- * the run ends. An `every` sink: it sees every frame's signal in order, and the stale ticks of a
+ * The run's road statistics, per source, and, with a path (`--report FILE.html`), its HTML report
+ * written when the run ends. An `every` sink: it sees every frame's signal in order, and the stale ticks of a
  * live source. For the contact sheet it keeps small JPEG thumbnails of evenly spaced overlay frames
  * (every k-th frame, k doubling when too many are kept), so memory stays bounded on any run.
  */
@@ -12,7 +12,7 @@ import { cv } from '../util/cv.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
 import { ensureOutputDir } from '../util/output.js';
 import { plural } from '../util/text.js';
-import { renderReport, type ContactFrame } from './report-html.js';
+import { evenlySpaced, renderReport, type ContactFrame } from './report-html.js';
 
 /** Pictures on the contact sheet. */
 export const contactSheetSize = 12;
@@ -21,7 +21,8 @@ const thumbnailWidth = 320;
 export class RoadReportSink implements Sink {
   readonly name: string;
   readonly policy = 'every' as const;
-  readonly road: RoadStats;
+  /** Per source id, in the order of their first frames. */
+  readonly road = new Map<string, RoadStats>();
   /** False while a live source is offline (its last message was stale). */
   online = true;
   private context: PipelineContext | undefined;
@@ -32,9 +33,11 @@ export class RoadReportSink implements Sink {
   private firstPtsMs: number | undefined;
 
   /** `path`: where to write the HTML report; none: statistics only. */
-  constructor(readonly path: string | undefined, blockedBelowPct: number) {
+  constructor(
+    readonly path: string | undefined,
+    private readonly blockedBelowPct: number,
+  ) {
     this.name = path ? `report ${path}` : 'road statistics';
-    this.road = new RoadStats(blockedBelowPct);
     if (path) ensureOutputDir(path);
   }
 
@@ -45,7 +48,7 @@ export class RoadReportSink implements Sink {
 
   async write(frame: ProcessedFrame): Promise<void> {
     this.online = true;
-    this.road.add(frame.signal);
+    this.statsOf(frame.signal.source).add(frame.signal);
     this.firstPtsMs ??= frame.meta.ptsMs;
     if (!this.path || this.seen++ % this.step !== 0) return;
     const small = await frame.overlay.resizeAsync(Math.round((frame.overlay.rows * thumbnailWidth) / frame.overlay.cols), thumbnailWidth, 0, 0, cv.INTER_AREA);
@@ -63,23 +66,30 @@ export class RoadReportSink implements Sink {
 
   writeSignal(message: SignalMessage): void {
     this.online = message.status !== 'stale';
-    this.road.add(message);
+    this.statsOf(message.source).add(message);
   }
 
-  summary(): RoadSummary {
-    return this.road.summary();
+  /** Per source id. */
+  summaries(): Record<string, RoadSummary> {
+    return Object.fromEntries([...this.road].map(([id, r]) => [id, r.summary()]));
+  }
+
+  private statsOf(sourceId: string): RoadStats {
+    let r = this.road.get(sourceId);
+    if (!r) this.road.set(sourceId, (r = new RoadStats(this.blockedBelowPct)));
+    return r;
   }
 
   close(): void {
     if (!this.path || !this.context) return;
-    const { stream, manifest, device, stats } = this.context;
+    const { stream, streams, manifest, device, stats } = this.context;
     const elapsedS = (performance.now() - this.openedAt) / 1000;
     const frames = stats?.framesOut ?? this.seen;
     const drops = [...(stats?.drops ?? [])].map(([cause, n]) => `${n} ${cause}`).join(', ') || 'none';
     const html = renderReport({
-      title: `roadseg report: ${stream.sourceId}`,
+      title: `roadseg report: ${streams.map((s) => s.sourceId).join(', ') || stream.sourceId}`,
       facts: [
-        ['source', `${stream.uri} (${stream.kind}, ${stream.width}x${stream.height} @ ${stream.fps.toFixed(2)} fps)`],
+        ...streams.map((s): [string, string] => [streams.length > 1 ? `source ${s.sourceId}` : 'source', `${s.uri} (${s.kind}, ${s.width}x${s.height} @ ${s.fps.toFixed(2)} fps)`]),
         ['model', `${manifest.id} (${manifest.name})`],
         ['device', device],
         ['frames', `${plural(frames, 'frame')} through the pipeline in ${elapsedS.toFixed(1)} s`],
@@ -87,9 +97,7 @@ export class RoadReportSink implements Sink {
         ['drops', drops],
         ['written', new Date().toISOString()],
       ],
-      road: this.road.summary(),
-      series: this.road.series,
-      spans: this.road.spans,
+      roads: [...this.road].map(([id, r]) => ({ source: id, road: r.summary(), series: r.series, spans: r.spans })),
       sheet: evenlySpaced(this.kept, contactSheetSize),
       sheetNote: 'No frame went through the pipeline.',
     });
@@ -99,10 +107,4 @@ export class RoadReportSink implements Sink {
       throw new RoadsegError(`cannot write the report: ${messageOf(e)}`, { where: this.path, exitCode: ExitCode.output, cause: e });
     }
   }
-}
-
-/** `n` items spread evenly over the list, first and last included. */
-export function evenlySpaced<T>(items: readonly T[], n: number): T[] {
-  if (items.length <= n) return [...items];
-  return Array.from({ length: n }, (_, i) => items[Math.round((i * (items.length - 1)) / (n - 1))]!);
 }
