@@ -104,7 +104,7 @@ export function parseListenUri(uri: string, scheme: string): { host: string; por
 }
 
 /** The request's URL, or undefined when its target is not a valid path (`//[`). */
-export function requestUrl(req: IncomingMessage): URL | undefined {
+function requestUrl(req: IncomingMessage): URL | undefined {
   try {
     return new URL(req.url ?? '/', 'http://localhost');
   } catch {

@@ -15,7 +15,7 @@ import { plural } from '../util/text.js';
 import { evenlySpaced, renderReport, type ContactFrame } from './report-html.js';
 
 /** Pictures on the contact sheet. */
-export const contactSheetSize = 12;
+const contactSheetSize = 12;
 const thumbnailWidth = 320;
 
 export class RoadReportSink implements Sink {

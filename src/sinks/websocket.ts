@@ -49,7 +49,7 @@ export interface WebSocketSinkOptions extends ServeSettings {
 }
 
 /** The static viewer is read at run time from the installed package (it is not compiled). */
-export const viewerDir = join(packageRoot, 'src', 'sinks', 'viewer');
+const viewerDir = join(packageRoot, 'src', 'sinks', 'viewer');
 const html = { file: 'index.html', type: 'text/html; charset=utf-8' };
 const viewerFiles = { '/': html, '/index.html': html, '/viewer.js': { file: 'viewer.js', type: 'text/javascript; charset=utf-8' }, '/viewer.css': { file: 'viewer.css', type: 'text/css; charset=utf-8' } };
 /** The viewer needs nothing from elsewhere; its URL may carry the token, so no referrer either. */
