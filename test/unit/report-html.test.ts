@@ -5,7 +5,7 @@ import { evenlySpaced, renderReport } from '../../src/sinks/report-html.js';
 import { RoadStats } from '../../src/stages/road-stats.js';
 
 const signal = (source: string, frame: number, corridor: number) =>
-  ({ v: 1, type: 'signal', source, frame, ptsMs: frame * 40, captureTime: 0, latencyMs: 1, status: 'ok', model: 'm', device: 'cpu', drivablePct: 30, egoCorridorPct: corridor, roadEdges: [], histogram: {} }) as SignalMessage;
+  ({ v: 1, type: 'signal', source, frame, ptsMs: frame * 40, captureTime: 0, latencyMs: 1, status: 'ok', model: 'm', device: 'cpu', drivablePct: 30, egoCorridorPct: corridor, roadEdges: [], histogram: {} }) as unknown as SignalMessage;
 
 describe('renderReport', () => {
   it('has a section and plots per source, the facts escaped, nothing to fetch', () => {
