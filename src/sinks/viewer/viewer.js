@@ -137,7 +137,8 @@
   const optionalFields = {
     confidence: (v) => (typeof v === 'number' ? `${(v * 100).toFixed(0)} %` : null),
     lanes: (v) => (Array.isArray(v) ? String(v.length) : v && typeof v.count === 'number' ? String(v.count) : null),
-    freeSpace: (v) => (typeof v === 'number' ? `${v.toFixed(1)} %` : v && typeof v.pct === 'number' ? `${v.pct.toFixed(1)} %` : v && typeof v.distanceM === 'number' ? `${v.distanceM.toFixed(1)} m` : null),
+    // Per column band, how far up the drivable surface reaches (fraction of the height, 0 = top).
+    freeSpace: (v) => (Array.isArray(v) && v.length ? `reaches ${(Math.min(...v) * 100).toFixed(0)}–${(Math.max(...v) * 100).toFixed(0)} % from the top (${v.length} bands)` : null),
     hoodY: (v) => (typeof v === 'number' ? (v <= 1 ? `${(v * 100).toFixed(0)} % of height` : `row ${v.toFixed(0)}`) : null),
     camera: (v) => (typeof v === 'string' ? v : v && typeof v === 'object' ? Object.entries(v).map(([k, x]) => `${k} ${typeof x === 'number' ? +x.toFixed(2) : x}`).join(', ') : null),
   };
