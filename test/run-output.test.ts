@@ -110,7 +110,7 @@ describe('roadseg run: what the user sees', () => {
     const version = (JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
     for (const flag of ['--version', '-V']) expect(runCli([flag]).stdout.trim()).toBe(version);
     const run = runCli(['run', '--help']).stdout.replace(/\s+/g, ' ');
-    for (const text of ['class colour opacity, 0..1 (default: 0.45)', 'at most (default: 3)', 'keep every n-th frame (default: 1)', '(default: 0.5,0.6,1,0.1,0.7)', 'not a terminal; 0 for none (default: 10)', 'blocked below this drivable % (default: 50)']) expect(run).toContain(text);
+    for (const text of ['class colour opacity, 0..1 (default: 0.45)', 'at most (default: 3 for files, 1 for live sources)', 'keep every n-th frame (default: 1)', '(default: 0.5,0.6,1,0.1,0.7)', 'not a terminal; 0 for none (default: 10)', 'blocked below this drivable % (default: 50)']) expect(run).toContain(text);
     const segment = runCli(['segment', '--help']).stdout.replace(/\s+/g, ' ');
     for (const text of ['(default: 0.45)', '(default: 0.5,0.6,1,0.1,0.7)', '(default: "out/segment")']) expect(segment).toContain(text);
   });
