@@ -65,3 +65,14 @@ fi
 
 # --- 4. model weights -----------------------------------------------------------------------
 node dist/src/cli/main.js models --check >&2
+
+# --- 5. the command on the PATH ---------------------------------------------------------------
+# `roadseg` as the README writes it: a link in npm's global bin folder to this checkout's
+# bin/roadseg.js (node resolves the link, so the package is found from the checkout).
+bindir="$(npm prefix -g)/bin"
+if [ "$(readlink -f "$bindir/roadseg" 2>/dev/null)" != "$PWD/bin/roadseg.js" ]; then
+  SUDO=""; [ "$(id -u)" = 0 ] || [ -w "$bindir" ] || SUDO="sudo"
+  if $SUDO ln -sfn "$PWD/bin/roadseg.js" "$bindir/roadseg" 2>/dev/null; then say "linked $bindir/roadseg -> $PWD/bin/roadseg.js"
+  else echo "setup: could not link roadseg into $bindir; run it as node bin/roadseg.js" >&2; fi
+fi
+case ":$PATH:" in *":$bindir:"*) ;; *) echo "setup: $bindir is not on your PATH: add it, or run node bin/roadseg.js" >&2 ;; esac

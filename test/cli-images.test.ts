@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { getManifest } from '../src/engine/registry.js';
 import { cv } from '../src/util/cv.js';
 import { runCli } from './helpers/cli.js';
+import { readIndexedPng } from './helpers/png.js';
 import { sha256, wrongContractModel } from './helpers/onnx.js';
 import { data, modelsDir, tempDir } from './helpers/paths.js';
 
@@ -31,7 +32,7 @@ describe('roadseg eval (accuracy of the default model)', () => {
   it('prints a table by default', () => {
     const r = runCli(['eval', '--models-dir', modelsDir, '--images', join(data, 'images/cityscapes'), '--labels', join(data, 'labels/cityscapes'), '--image-suffix', '_leftImg8bit.png', '--label-suffix', '_gtFine_labelTrainIds.png']);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/1 pairs, model efficientvit-b0 \(fp32\) on cpu/);
+    expect(r.stdout).toMatch(/^1 pair, model efficientvit-b0 \(fp32\) on cpu/m);
     expect(r.stdout).toMatch(/^road\s+\d+\s+0\.9\d+/m);
   });
 
@@ -52,10 +53,15 @@ describe('roadseg segment', () => {
     const stem = join(out, 'cityscapes_example_2048x1024');
     const overlay = cv.imread(`${stem}_overlay.png`);
     expect([overlay.cols, overlay.rows]).toEqual([2048, 1024]);
-    const labels = cv.imread(`${stem}_labels.png`, cv.IMREAD_UNCHANGED);
-    expect([labels.cols, labels.rows, labels.channels]).toEqual([2048, 1024, 1]);
-    expect(labels.at(1000, 1024)).toBe(0); // road at the bottom centre
-    expect(labels.at(10, 1024)).not.toBe(0);
+    // An indexed PNG: the indices are the trainIds, the palette the class colours.
+    const labels = readIndexedPng(`${stem}_labels.png`);
+    expect([labels.width, labels.height]).toEqual([2048, 1024]);
+    expect(labels.ids[1000 * 2048 + 1024]).toBe(0); // road at the bottom centre
+    expect(labels.ids[10 * 2048 + 1024]).not.toBe(0);
+    expect(labels.palette.subarray(0, 3)).toEqual(Uint8Array.from(getManifest('deeplabv3-mnedgetpu-slim').heads.classes!.palette[0]!));
+    // An image viewer (here OpenCV) sees the colours.
+    const coloured = cv.imread(`${stem}_labels.png`, cv.IMREAD_COLOR);
+    expect(coloured.atRaw(1000, 1024)).toEqual([128, 64, 128]);
     const summary = JSON.parse(readFileSync(`${stem}.json`, 'utf8'));
     expect(summary).toMatchObject({ model: 'efficientvit-b0', device: 'cpu', precision: 'fp32', drivableSource: 'efficientvit-b0', width: 2048, height: 1024, inputSize: { width: 1024, height: 512 } });
     expect(summary.drivablePct).toBeGreaterThan(15);

@@ -1,7 +1,9 @@
 // The browser viewer in real headless Chromium, against a real looping pipeline.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { getManifest } from '../src/engine/registry.js';
+import { defaults } from '../src/app/config.js';
 import { servePipeline, until, type Served } from './helpers/ws-client.js';
 
 const token = 'viewer-token';
@@ -14,6 +16,8 @@ interface ViewerSnapshot {
   classMaps: number;
   history: number;
   hiddenClasses: number[];
+  classesDrawn: boolean;
+  opacity: number;
 }
 
 const snapshot = (page: Page) => page.evaluate(() => (window as unknown as { roadsegViewer: { snapshot(): ViewerSnapshot } }).roadsegViewer.snapshot());
@@ -115,12 +119,25 @@ describe('browser viewer (headless Chromium)', () => {
     await page.click('#allClasses');
     expect((await countColour(page, 'classes', road)).matching).toBeGreaterThan(50);
 
-    // The opacity slider sets the class layer's opacity; the image choice changes the subscription.
+    // The slider starts at the server's overlay opacity (the config default) and sets the class layer's.
+    expect((await snapshot(page)).opacity).toBe(defaults.opacity);
     await page.fill('#opacity', '0.8');
     expect(await page.evaluate(() => (document.getElementById('classes') as HTMLCanvasElement).style.opacity)).toBe('0.8');
     await page.selectOption('#frameKind', 'overlay');
     await until('the viewer asks for overlay images', () => served.sink.clientStats().some((s) => s.subscription.frameKind === 'overlay' && s.subscription.frames));
     expect(Number(await page.textContent('#fps'))).toBeGreaterThan(0);
+    // The server's overlay is already coloured: the page draws no second colouring.
+    expect((await snapshot(page)).classesDrawn).toBe(false);
+    expect(await page.isVisible('#overlayNote')).toBe(true);
+    await page.selectOption('#frameKind', 'source');
+    expect((await snapshot(page)).classesDrawn).toBe(true);
+
+    // The snapshot button saves what is shown as a PNG.
+    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#snapshot')]);
+    expect(download.suggestedFilename()).toMatch(/^roadseg-frame-\d+\.png$/);
+    const png = readFileSync((await download.path())!);
+    expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');
+    expect(png.readUInt32BE(16)).toBe(await page.evaluate(() => (document.getElementById('frame') as HTMLCanvasElement).width));
 
     expect(problems).toEqual([]);
     await page.close();

@@ -10,6 +10,7 @@ import { WebSocketSink } from '../src/sinks/websocket.js';
 import { BinaryKind, decodeClassMap, encodeClassMap, packBinary, unpackBinary, type FrameHeader } from '../src/sinks/websocket-protocol.js';
 import { openSink } from '../src/app/sinks.js';
 import { getManifest } from '../src/engine/registry.js';
+import { serveSettings } from '../src/app/config.js';
 import { RoadsegError } from '../src/util/errors.js';
 import { connectClient, handshakeStatus, servePipeline, until, type Served, type TestClient } from './helpers/ws-client.js';
 
@@ -183,7 +184,7 @@ describe('websocket sink, served by a running pipeline', () => {
 
 describe('websocket sink on its own', () => {
   it('terminates a client that stops answering pings, keeps the others', async () => {
-    const sink = new WebSocketSink('ws://127.0.0.1:0', { heartbeatMs: 150, log: () => {} });
+    const sink = new WebSocketSink('ws://127.0.0.1:0', { ...serveSettings({ heartbeatMs: 150 }), log: () => {} });
     const { port } = await sink.listening;
     const silent = new WebSocket(`ws://127.0.0.1:${port}/`);
     const lively = new WebSocket(`ws://127.0.0.1:${port}/`);
@@ -200,7 +201,7 @@ describe('websocket sink on its own', () => {
   });
 
   it('serves the viewer files, and answers malformed requests without falling over', async () => {
-    const sink = new WebSocketSink('ws://127.0.0.1:0', { log: () => {} });
+    const sink = new WebSocketSink('ws://127.0.0.1:0', { ...serveSettings(), log: () => {} });
     const { port } = await sink.listening;
     const base = `http://127.0.0.1:${port}`;
     const page = await fetch(`${base}/`);
@@ -229,7 +230,7 @@ describe('websocket sink on its own', () => {
   });
 
   it('refuses clients beyond maxClients with 503', async () => {
-    const sink = new WebSocketSink('ws://127.0.0.1:0', { maxClients: 2, log: () => {} });
+    const sink = new WebSocketSink('ws://127.0.0.1:0', { ...serveSettings({ maxClients: 2 }), log: () => {} });
     const { port } = await sink.listening;
     const url = `ws://127.0.0.1:${port}/`;
     const held = [new WebSocket(url), new WebSocket(url)];
@@ -239,9 +240,9 @@ describe('websocket sink on its own', () => {
   });
 
   it('a taken port is a clear error when the pipeline opens the sink', async () => {
-    const first = new WebSocketSink('ws://127.0.0.1:0', { log: () => {} });
+    const first = new WebSocketSink('ws://127.0.0.1:0', { ...serveSettings(), log: () => {} });
     const { port } = await first.listening;
-    const second = new WebSocketSink(`ws://127.0.0.1:${port}`, { log: () => {} });
+    const second = new WebSocketSink(`ws://127.0.0.1:${port}`, { ...serveSettings(), log: () => {} });
     const err = await second.open({} as never).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RoadsegError);
     expect((err as RoadsegError).message).toMatch(/cannot serve on ws:\/\/127\.0\.0\.1:\d+: .*EADDRINUSE/);
@@ -251,9 +252,9 @@ describe('websocket sink on its own', () => {
   });
 
   it('bad URIs and options are clear errors', () => {
-    expect(() => openSink('ws://127.0.0.1', { stop: () => {}, stdoutClosed: () => {}, serve: {} })).toThrow(RoadsegError);
-    expect(() => new WebSocketSink('ws://127.0.0.1:0', { token: '' })).toThrow(/token is empty/);
-    expect(() => new WebSocketSink('ws://127.0.0.1:0', { origins: ['example.com'] })).toThrow(/invalid allowed origin/);
+    expect(() => openSink('ws://127.0.0.1', { stop: () => {}, stdoutClosed: () => {}, serve: serveSettings(), opacity: 0.5 })).toThrow(RoadsegError);
+    expect(() => new WebSocketSink('ws://127.0.0.1:0', serveSettings({ token: '' }))).toThrow(/token is empty/);
+    expect(() => new WebSocketSink('ws://127.0.0.1:0', serveSettings({ origins: ['example.com'] }))).toThrow(/invalid allowed origin/);
   });
 });
 

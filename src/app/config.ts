@@ -5,6 +5,8 @@ import { z } from 'zod';
 import { deviceChoices } from '../engine/devices.js';
 import { precisionChoices } from '../core/model.js';
 import { videoQualities } from '../sinks/ffmpeg-encoder.js';
+import { defaultCorridor } from '../stages/drivable.js';
+import { defaultOverlayStyle } from '../stages/overlay.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
 
 const fraction = z.number().min(0).max(1);
@@ -46,6 +48,65 @@ export type HoodConfig = z.infer<typeof HoodConfigSchema>;
 /** Smoothing strength: the weight of the past in the moving average of class probabilities. */
 export const maxSmooth = 0.95;
 
+/**
+ * Every default of the pipeline and of the commands, in one place: the schema below and the
+ * commands' `--help` texts take them from here. (The overlay opacity and the ego corridor are the
+ * drawing and analysis kernels' own defaults, referenced, not repeated.)
+ */
+export const defaults = {
+  realtime: false,
+  loop: false,
+  stride: 1,
+  fps: 10,
+  device: 'auto',
+  opacity: defaultOverlayStyle.opacity,
+  corridor: defaultCorridor,
+  hud: true,
+  /** How long a frame waits for a batch of several sources' frames to fill, ms. */
+  batchTimeoutMs: 20,
+  /** `roadseg segment`'s output folder. */
+  segmentOut: 'out/segment',
+  serve: {
+    /** Client messages are a few dozen bytes (subscribe). */
+    maxMessageBytes: 16 * 1024,
+    heartbeatMs: 10_000,
+    jpegQuality: 80,
+    classMapScale: 4,
+    maxClients: 64,
+    maxBufferedBytes: 1024 * 1024,
+  },
+  /** `run`: a status line every this many seconds when standard error is not a terminal. */
+  statusIntervalS: 10,
+  /** `run` and `report`: the ego corridor counts as blocked below this drivable share, %. */
+  blockedBelowPct: 50,
+} as const;
+
+/** `text (default: value)`, for `--help`. */
+export function withDefault(text: string, value: string | number | boolean): string {
+  return `${text} (default: ${value})`;
+}
+
+/** Websocket and metrics server options (for ws:// and metrics:// sinks). */
+export const ServeSchema = z
+  .object({
+    token: z.string().optional(),
+    origins: z.array(z.string()).default([]),
+    maxMessageBytes: z.number().int().positive().default(defaults.serve.maxMessageBytes),
+    heartbeatMs: z.number().int().positive().default(defaults.serve.heartbeatMs),
+    jpegQuality: z.number().int().min(1).max(100).default(defaults.serve.jpegQuality),
+    classMapScale: z.number().int().min(1).max(16).default(defaults.serve.classMapScale),
+    /** Clients connected at once, at most; more are refused (HTTP 503). */
+    maxClients: z.number().int().min(1).max(1000).default(defaults.serve.maxClients),
+    /** Bytes queued for one client above which its signal and class map messages are dropped. */
+    maxBufferedBytes: z.number().int().min(1024).default(defaults.serve.maxBufferedBytes),
+  })
+  .strict();
+
+/** Complete server settings from some of them (the rest are the defaults). */
+export function serveSettings(given: z.input<typeof ServeSchema> = {}): z.output<typeof ServeSchema> {
+  return ServeSchema.parse(given);
+}
+
 export const PipelineConfigSchema = z
   .object({
     /** Source URI: video file, image file/folder/glob, camera:N, /dev/videoN, rtsp://, http://, ... */
@@ -55,14 +116,14 @@ export const PipelineConfigSchema = z
     /** Frames of different sources inferred in one call, at most (default: the number of sources, up to 8). */
     maxBatch: z.number().int().min(1).max(64).optional(),
     /** How long a frame waits for a batch to fill, ms (nvstreammux's batched-push-timeout). */
-    batchTimeout: z.number().min(0).max(10_000).default(20),
-    realtime: z.boolean().default(false),
-    loop: z.boolean().default(false),
+    batchTimeout: z.number().min(0).max(10_000).default(defaults.batchTimeoutMs),
+    realtime: z.boolean().default(defaults.realtime),
+    loop: z.boolean().default(defaults.loop),
     start: z.number().min(0).optional(),
     duration: z.number().positive().optional(),
-    stride: z.number().int().min(1).default(1),
+    stride: z.number().int().min(1).default(defaults.stride),
     /** Frame rate of image folders. */
-    fps: z.number().positive().default(10),
+    fps: z.number().positive().default(defaults.fps),
     /** Override the source's policy: true = freshest frame, false = every frame. */
     live: z.boolean().optional(),
     /** Sink URIs: out.mp4, signal.jsonl (or signal:PATH, - for stdout), window, ws://127.0.0.1:8080. */
@@ -76,11 +137,11 @@ export const PipelineConfigSchema = z
     /** Test-time augmentation scales (each also mirrored); off when absent. */
     tta: z.array(z.number().min(0.25).max(4)).min(1).optional(),
     modelsDir: z.string().optional(),
-    device: z.enum(deviceChoices).default('auto'),
+    device: z.enum(deviceChoices).default(defaults.device),
     threads: z.number().int().min(1).optional(),
     inputHeight: z.number().int().min(17).optional(),
-    opacity: fraction.default(0.45),
-    hud: z.boolean().default(true),
+    opacity: fraction.default(defaults.opacity),
+    hud: z.boolean().default(defaults.hud),
     corridor: z
       .object({ centerX: fraction, topY: fraction, bottomY: fraction, topWidth: fraction, bottomWidth: fraction })
       .optional(),
@@ -98,21 +159,8 @@ export const PipelineConfigSchema = z
     freeSpaceColumns: z.number().int().min(1).max(1024).default(32),
     /** Frames decoded but not yet through the graph, at most; default by policy: `defaultInFlight`. */
     inFlight: z.number().int().min(1).max(maxInFlight).optional(),
-    /** Websocket server options (for ws:// sinks). */
-    serve: z
-      .object({
-        token: z.string().optional(),
-        origins: z.array(z.string()).optional(),
-        maxMessageBytes: z.number().int().positive().optional(),
-        heartbeatMs: z.number().int().positive().optional(),
-        jpegQuality: z.number().int().min(1).max(100).optional(),
-        classMapScale: z.number().int().min(1).max(16).optional(),
-        /** Clients connected at once, at most; more are refused (HTTP 503). */
-        maxClients: z.number().int().min(1).max(1000).optional(),
-        /** Bytes queued for one client above which its signal and class map messages are dropped. */
-        maxBufferedBytes: z.number().int().min(1024).optional(),
-      })
-      .default({}),
+    /** Websocket and metrics server options (for ws:// and metrics:// sinks). */
+    serve: ServeSchema.default(() => serveSettings()),
   })
   .strict();
 

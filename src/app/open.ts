@@ -5,6 +5,7 @@
  * the model loads.
  */
 import { extname } from 'node:path';
+import type { Sink } from '../core/sink.js';
 import type { FrameSource } from '../core/source.js';
 import { checkInputSize, inputSize } from '../core/input-size.js';
 import { scoresShape } from '../core/model.js';
@@ -28,6 +29,8 @@ export interface PipelineOptions {
   /** Other files the caller writes for this run (the run summary), checked and locked with the sinks' files. */
   outputs?: readonly OutputFile[];
   log?: (line: string) => void;
+  /** Sinks the caller made (in-process consumers, e.g. the run's road statistics), after those the config names. */
+  sinks?: readonly Sink[];
 }
 
 export interface Pipeline extends PipelineHandle {
@@ -51,7 +54,7 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
     log(`standard output was closed by its reader after ${lines} signal lines; the signal on stdout ends there${sinks.length > 1 ? ', the other sinks carry on' : ', stopping'}`);
     if (sinks.length === 1) stop();
   };
-  const deps = { stop: () => stop(), stdoutClosed, serve: config.serve, videoQuality: config.videoQuality };
+  const deps = { stop: () => stop(), stdoutClosed, serve: config.serve, videoQuality: config.videoQuality, opacity: config.opacity };
   try {
     const taken = new Set<string>();
     for (const [i, entry] of sourceEntries(config).entries()) {
@@ -84,6 +87,7 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
         }
       }
     }
+    for (const sink of opts.sinks ?? []) sinks.push({ sink });
     engine = opts.engine ?? (await SegmentationEngine.create({ ...config, log }));
   } catch (e) {
     for (const { source } of sources) source.close();

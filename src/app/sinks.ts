@@ -1,12 +1,14 @@
 /** Opens the sink a URI names (classified once, by src/core/uri.ts). */
 import type { Sink } from '../core/sink.js';
 import { parseSinkUri } from '../core/uri.js';
+import { ensureXdgRuntimeDir } from '../engine/devices.js';
 import { MqttSink } from '../sinks/mqtt.js';
 import { RedisStreamSink } from '../sinks/redis-stream.js';
 import { SignalSink } from '../sinks/signal.js';
 import { VideoFileSink } from '../sinks/video.js';
 import type { VideoQuality } from '../sinks/ffmpeg-encoder.js';
-import { WebSocketSink, type ServeOptions } from '../sinks/websocket.js';
+import { MetricsSink } from '../sinks/metrics.js';
+import { WebSocketSink, type ServeSettings } from '../sinks/websocket.js';
 import { WindowSink } from '../sinks/window.js';
 
 export interface SinkDeps {
@@ -14,7 +16,9 @@ export interface SinkDeps {
   stop: () => void;
   /** The reader of standard output went away (`| head`): the stdout signal sink has ended. */
   stdoutClosed: (lines: number) => void;
-  serve: ServeOptions;
+  serve: ServeSettings;
+  /** The overlay's class opacity (the viewer starts with it). */
+  opacity: number;
   videoQuality?: VideoQuality;
 }
 
@@ -22,11 +26,15 @@ export function openSink(uri: string, deps: SinkDeps): Sink {
   const parsed = parseSinkUri(uri);
   switch (parsed.kind) {
     case 'window':
+      // Else Qt warns on the terminal ("QStandardPaths: XDG_RUNTIME_DIR not set") under xvfb-run, ssh or a service.
+      ensureXdgRuntimeDir();
       return new WindowSink(deps.stop);
     case 'signal':
       return new SignalSink(parsed.path, { onReaderGone: deps.stdoutClosed });
     case 'websocket':
-      return new WebSocketSink(parsed.uri, deps.serve);
+      return new WebSocketSink(parsed.uri, { ...deps.serve, opacity: deps.opacity });
+    case 'metrics':
+      return new MetricsSink(parsed.uri, { token: deps.serve.token, requestTimeoutMs: deps.serve.heartbeatMs });
     case 'mqtt':
       return new MqttSink(parsed.uri);
     case 'redis':

@@ -1,4 +1,5 @@
 import { Option, type Command } from 'commander';
+import { defaults } from '../app/config.js';
 import { deviceChoices, type DeviceChoice } from '../engine/devices.js';
 import type { SegmentationEngine } from '../engine/engine.js';
 import type { HoodConfig, PipelineConfigInput } from '../app/config.js';
@@ -26,9 +27,9 @@ export function addEngineOptions(cmd: Command): Command {
     .addOption(new Option('--precision <p>', 'weight precision; auto = int8 on the CPU provider where the model has it, else fp32').choices(precisionChoices).default('auto'))
     .addOption(new Option('--tta [scales]', 'test-time augmentation for offline replay: input scales, each also mirrored; scores averaged before the argmax').preset('0.75,1,1.25').argParser(ttaArg))
     .option('--models-dir <dir>', 'folder holding the .onnx weights (else $ROADSEG_MODELS_DIR, ./models-data, ../shared/models)')
-    .addOption(new Option('-d, --device <device>', 'execution provider; an explicit one never falls back').choices(deviceChoices).default('auto'))
+    .addOption(new Option('-d, --device <device>', 'execution provider; an explicit one never falls back').choices(deviceChoices).default(defaults.device))
     .option('--threads <n>', 'CPU inference threads (default: one per core)', intArg('--threads'))
-    .option('--input-height <px>', `model input height for dynamic-size models, snapped to the size rule (DeepLab: 16k+1, default 513; at most ${maxInputHeight})`, intArg('--input-height', 17, maxInputHeight));
+    .option('--input-height <px>', `model input height for dynamic-size models, snapped to the size rule (DeepLab: 16k+1; at most ${maxInputHeight}) (default: the model's own, see \`roadseg models\`)`, intArg('--input-height', 17, maxInputHeight));
 }
 
 

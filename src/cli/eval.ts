@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { evaluate, pairByStem, type EvaluationReport } from '../app/evaluate.js';
 import type { MetricsReport } from '../stages/metrics.js';
 import { ExitCode, RoadsegError } from '../util/errors.js';
+import { plural } from '../util/text.js';
 import { addEngineOptions, addSignalOptions, createEngine, type EngineFlags } from './common.js';
 import { numberArg, stderrLog } from './args.js';
 import { evalSequence, formatSequenceReport, type SequenceFlags } from './eval-sequence.js';
@@ -57,7 +58,7 @@ export function registerEval(program: Command): void {
       console.log(JSON.stringify({ ...rest, ...classes }, null, 2));
       return;
     }
-    const title = `${pairs.length} pairs, model ${report.model} (${report.precision}) on ${report.device}${flags.tta ? `, tta ${flags.tta.join(',')}` : ''}`;
+    const title = `${plural(pairs.length, 'pair')}, model ${report.model} (${report.precision}) on ${report.device}${flags.tta ? `, tta ${flags.tta.join(',')}` : ''}`;
     const d = report.drivable;
     const drivable = `drivable area (${report.drivableSource}) against road: IoU ${d.iou.toFixed(4)}  precision ${d.precision.toFixed(4)}  recall ${d.recall.toFixed(4)}`;
     console.log(report.classes ? `${formatReport(report.classes, title)}\n\n${drivable}` : `${title}\n${drivable}`);

@@ -1,9 +1,14 @@
 import { Command, CommanderError } from 'commander';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { ExitCode, RoadsegError } from '../util/errors.js';
+import { packageRoot } from '../util/package.js';
+
+const { version } = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string };
 
 const program = new Command('roadseg')
   .description('real-time semantic segmentation of driving video, with a drivable-area signal')
+  .version(version, '-V, --version', 'print the version')
   // Usage errors are printed below, with where / hint lines like every other error.
   .configureOutput({ outputError: () => {} })
   .exitOverride();
@@ -24,6 +29,7 @@ const commands: Record<string, () => Promise<(program: Command) => void>> = {
   submit: async () => (await import('./submit.js')).registerSubmit,
   worker: async () => (await import('./worker.js')).registerWorker,
   status: async () => (await import('./status.js')).registerStatus,
+  report: async () => (await import('./report.js')).registerReport,
 };
 const asked = process.argv[2];
 for (const name of asked && asked in commands ? [asked] : Object.keys(commands)) (await commands[name]!())(program);

@@ -4,13 +4,16 @@ import { resolve } from 'node:path';
 import { serveSink } from '../core/uri.js';
 import type { Pipeline } from '../app/open.js';
 import type { RunSummary } from '../pipeline/graph.js';
-import { maxInFlight, parseConfig, readConfigFile, type PipelineConfig } from '../app/config.js';
+import { defaultInFlight, defaults, maxInFlight, parseConfig, readConfigFile, sourceEntries, withDefault, type PipelineConfig } from '../app/config.js';
+import { formatRoadSummary, type RoadSummary } from '../stages/road-stats.js';
 import { parseCorridor } from '../stages/drivable.js';
+import type { RoadReportSink } from '../sinks/report.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
+import { plural } from '../util/text.js';
 import { addEngineOptions, addSignalOptions, signalConfig, type SignalFlags } from './common.js';
 import { videoQualities } from '../sinks/ffmpeg-encoder.js';
 import { intArg, numberArg, stderrLog } from './args.js';
-import { startProgress } from './progress.js';
+import { plannedFrames, startProgressBar, startStatusLines, type Progress } from './progress.js';
 
 /** Flag name -> config key, for flags that map one to one. */
 const direct = ['realtime', 'loop', 'start', 'duration', 'stride', 'fps', 'live', 'model', 'drivableModel', 'precision', 'tta', 'modelsDir', 'device', 'threads', 'inputHeight', 'opacity', 'hud', 'inFlight', 'maxBatch', 'batchTimeout', 'videoQuality'] as const;
@@ -22,11 +25,15 @@ type RunFlags = Partial<Record<(typeof direct)[number], unknown>> & SignalFlags 
   signal?: string;
   window?: boolean;
   serve?: string;
+  metricsPort?: string;
   token?: string;
   allowOrigin?: string[];
   corridor?: string;
   progress?: boolean;
+  statusInterval: number;
   summary?: string;
+  report?: string;
+  blockedBelow: number;
 };
 
 const collect = (v: string, prev: string[] = []) => [...prev, v];
@@ -44,50 +51,73 @@ export function registerRun(program: Command): void {
     .option('-o, --out <file>', 'overlay video file (.mp4 .mkv .avi .mov); repeatable', collect)
     .option('-s, --signal <file>', 'drivable-area signal as JSON lines; - for stdout')
     .option('-w, --window', 'show the overlay in a window (q or Esc stops)')
-    .option('--serve <[host:]port>', 'websocket server and browser viewer (host defaults to 127.0.0.1)')
-    .option('--token <token>', 'access token websocket clients must present')
+    .option('--serve <[host:]port>', 'websocket server, browser viewer, /metrics and /healthz (host defaults to 127.0.0.1)')
+    .option('--metrics-port <[host:]port>', '/metrics (Prometheus) and /healthz only, without the viewer (host defaults to 127.0.0.1)')
+    .option('--token <token>', 'access token websocket clients, /metrics and /healthz require')
     .option('--allow-origin <origin>', 'browser origin allowed to connect; repeatable', collect)
     .option('--realtime', 'deliver a file at its native frame rate, as a camera would (frames may be dropped)')
     .option('--loop', 'start again at the end of a file or image folder')
     .option('--start <s>', 'seconds to skip at the start', numberArg('--start', 0, 1e9))
     .option('--duration <s>', 'seconds to process', numberArg('--duration', 0.001, 1e9))
-    .option('--stride <n>', 'keep every n-th frame', intArg('--stride'))
-    .option('--fps <n>', 'frame rate of image folders', numberArg('--fps', 0.001, 1000))
+    .option('--stride <n>', withDefault('keep every n-th frame', defaults.stride), intArg('--stride'))
+    .option('--fps <n>', withDefault('frame rate of image folders', defaults.fps), numberArg('--fps', 0.001, 1000))
     .addOption(new Option('--live', 'keep only the freshest frame (the default for cameras and streams)'))
     .addOption(new Option('--no-live', 'process every frame, even of a live source'))
     .addOption(new Option('--video-quality <q>', 'video file encoding: fast (least CPU, larger files), balanced, small (smaller files, more CPU), sharp').choices(videoQualities))
-    .option('--opacity <a>', 'class colour opacity, 0..1', numberArg('--opacity', 0, 1))
-    .option('--corridor <spec>', 'ego corridor: centerX,topY,bottomY,topWidth,bottomWidth (fractions)')
+    .option('--opacity <a>', withDefault('class colour opacity, 0..1', defaults.opacity), numberArg('--opacity', 0, 1))
+    .option('--corridor <spec>', withDefault('ego corridor: centerX,topY,bottomY,topWidth,bottomWidth (fractions)', Object.values(defaults.corridor).join(',')))
     .option('--no-hud', 'no text line on the overlay')
-    .option('--in-flight <n>', `frames in the graph at once, at most (1 to ${maxInFlight}; default: 3 for files, 1 for live sources)`, intArg('--in-flight', 1, maxInFlight))
-    .option('--no-progress', 'no progress bar')
-    .option('--summary <file>', 'also write the end-of-run summary as JSON');
+    .option('--in-flight <n>', withDefault(`frames in the graph at once, at most (1 to ${maxInFlight})`, `${defaultInFlight.lossless} for files, ${defaultInFlight.freshest} for live sources`), intArg('--in-flight', 1, maxInFlight))
+    .option('--no-progress', 'no progress bar and no status lines')
+    .option('--status-interval <s>', withDefault('seconds between status lines when standard error is not a terminal; 0 for none', defaults.statusIntervalS), numberArg('--status-interval', 0, 86400), defaults.statusIntervalS)
+    .option('--summary <file>', 'also write the end-of-run summary as JSON')
+    .option('--report <file.html>', 'write an HTML report of the run: facts, plots of the signal, blocked spans, a contact sheet')
+    .option('--blocked-below <pct>', withDefault('the ego corridor counts as blocked below this drivable %', defaults.blockedBelowPct), numberArg('--blocked-below', 0, 100), defaults.blockedBelowPct);
   addSignalOptions(addEngineOptions(cmd)).action(async (source: string | undefined, sinkUris: string[], flags: RunFlags, command: Command) => {
     const config = buildConfig(source, sinkUris, flags, command);
+    let progress: Progress | undefined;
+    const log = (line: string) => (progress ? progress.log(line) : stderrLog(line));
     // Installed before the model loads: an interrupt then stops the run before its first frame.
-    const interrupted = handleSignals();
+    const interrupted = handleSignals(() => progress?.stop(false));
     // Loaded here, not at start-up: a usage error is then reported without loading OpenCV and onnxruntime.
     const { createPipeline } = await import('../app/open.js');
-    const pipeline = await createPipeline(config, { log: stderrLog, outputs: flags.summary ? [{ path: flags.summary, what: '--summary file' }] : [] }).catch((e: unknown) => {
+    const { RoadReportSink } = await import('../sinks/report.js');
+    const road = new RoadReportSink(flags.report, flags.blockedBelow);
+    const outputs = [...(flags.summary ? [{ path: flags.summary, what: '--summary file' }] : []), ...(flags.report ? [{ path: flags.report, what: '--report file' }] : [])];
+    const pipeline = await createPipeline(config, { log, sinks: [road], outputs }).catch((e: unknown) => {
       interrupted.dispose();
       throw e;
     });
     interrupted.attach(pipeline);
     const { stream, streams } = pipeline.context;
-    for (const s of streams) {
-      stderrLog(`${streams.length > 1 ? `source ${s.sourceId}: ` : ''}${s.kind} ${s.uri}: ${s.width}x${s.height} @ ${s.fps.toFixed(2)} fps${s.frameCount ? `, ${s.frameCount} frames` : ''}; ${(config.live ?? s.live) ? 'freshest-frame' : 'lossless'} policy`);
-    }
-    stderrLog(`sinks: ${pipeline.sinks.map((s) => s.name).join(', ') || 'none'}`);
-    const progress = flags.progress !== false ? startProgress(pipeline) : undefined;
+    const entries = sourceEntries(config);
+    const freshest = (i: number) => entries[i]?.live ?? config.live ?? streams[i]!.live;
+    streams.forEach((s, i) => {
+      stderrLog(`${streams.length > 1 ? `source ${s.sourceId}: ` : ''}${s.kind} ${s.uri}: ${s.width}x${s.height} @ ${s.fps.toFixed(2)} fps${s.frameCount ? `, ${plural(s.frameCount, 'frame')}` : ''}; ${freshest(i) ? 'freshest-frame' : 'lossless'} policy`);
+    });
+    stderrLog(`sinks: ${pipeline.sinks.filter((s) => s !== road || flags.report).map((s) => s.name).join(', ') || 'none'}`);
+    if (!config.sinks.length && !flags.report) stderrLog('no output: nothing is saved (only the summary is printed); add -o overlay.mp4, -s signal.jsonl, --report report.html, --serve 8080 or --window');
+    const totals = streams.map((s, i) => plannedFrames(s, { ...config, ...entries[i], freshest: freshest(i) }));
+    const total = totals.every((t) => t !== undefined) ? totals.reduce((a, b) => a + b, 0) : undefined;
+    progress = flags.progress !== false ? startProgressBar(pipeline, total) : undefined;
+    const status = flags.progress !== false && !progress && flags.statusInterval > 0 ? startStatusLines(pipeline, flags.statusInterval, () => road.online) : undefined;
     let summary: RunSummary;
     try {
       summary = await pipeline.run();
+      progress?.stop(!interrupted.signal);
     } finally {
-      progress?.stop();
+      progress?.stop(false);
+      progress = undefined;
+      status?.stop();
       interrupted.dispose();
     }
-    printSummary(summary, pipeline);
-    if (flags.summary) writeSummary(flags.summary, { ...summary, model: pipeline.context.manifest.id, device: pipeline.context.device, precision: pipeline.context.precision, source: stream, ...(streams.length > 1 && { streams }) });
+    // The road statistics per source: keyed by source id when the run has several.
+    const roads = road.summaries();
+    const roadSummary = streams.length > 1 ? roads : roads[stream.sourceId] ?? Object.values(roads)[0];
+    printSummary(summary, pipeline, roads, road);
+    if (flags.report) stderrLog(`report: ${flags.report}`);
+    const sinks = Object.fromEntries(Object.entries(summary.sinks).filter(([name]) => name !== road.name));
+    if (flags.summary) writeSummary(flags.summary, { ...summary, sinks, road: roadSummary, model: pipeline.context.manifest.id, device: pipeline.context.device, precision: pipeline.context.precision, source: stream, ...(streams.length > 1 && { streams }) });
     if (interrupted.signal) process.exitCode = interrupted.signal === 'SIGTERM' ? 143 : ExitCode.interrupted;
   });
 }
@@ -103,6 +133,7 @@ function buildConfig(source: string | undefined, sinkUris: string[], flags: RunF
   if (flags.signal) sinks.push(flags.signal === '-' ? '-' : `signal:${flags.signal}`);
   if (flags.window) sinks.push('window');
   if (flags.serve) sinks.push(serveSink(flags.serve).uri);
+  if (flags.metricsPort) sinks.push(serveSink(flags.metricsPort, 'metrics').uri);
   base.sinks = sinks;
   if (flags.corridor) {
     try {
@@ -130,8 +161,9 @@ function writeSummary(path: string, summary: object): void {
 /**
  * First SIGINT/SIGTERM: graceful stop (sinks finalised). Second: immediate stop, still finalising.
  * A signal while the model loads stops the run as soon as it exists, before its first frame.
+ * `before` runs first (it leaves the progress bar on its own line).
  */
-function handleSignals() {
+function handleSignals(before: () => void) {
   let pipeline: Pipeline | undefined;
   const state: { signal?: NodeJS.Signals; dispose: () => void; attach: (p: Pipeline) => void } = {
     dispose: () => {},
@@ -141,6 +173,7 @@ function handleSignals() {
     },
   };
   const onSignal = (sig: NodeJS.Signals) => {
+    before();
     if (!state.signal) {
       state.signal = sig;
       stderrLog(pipeline ? `${sig}: stopping after the frames in flight (press Ctrl-C again to stop at once)` : `${sig}: stopping once the model has loaded, before the first frame`);
@@ -159,7 +192,8 @@ function handleSignals() {
   return state;
 }
 
-function printSummary(s: RunSummary, p: Pipeline): void {
+function printSummary(s: RunSummary, p: Pipeline, roads: Record<string, RoadSummary>, roadSink: RoadReportSink): void {
+  const several = Object.keys(roads).length > 1;
   const drops = Object.entries(s.drops).map(([k, v]) => `${v} ${k}`).join(', ') || 'none';
   const lines = [
     `done: ${s.framesIn} frames in, ${s.framesOut} out in ${s.elapsedS.toFixed(1)} s (${s.fps.toFixed(2)} fps) on ${p.context.device}, model ${p.context.manifest.id} (${p.context.precision})`,
@@ -168,7 +202,10 @@ function printSummary(s: RunSummary, p: Pipeline): void {
       ([id, src]) => `source ${id}: ${src.framesIn} in, ${src.framesOut} out (${src.fps.toFixed(2)} fps)${Object.keys(src.drops).length ? `, drops: ${Object.entries(src.drops).map(([k, v]) => `${v} ${k}`).join(', ')}` : ''}${src.failed ? `; failed: ${src.failed}` : ''}`,
     ),
     ...(s.batches ? [`batches: ${s.batches.calls} inference calls, sizes ${Object.entries(s.batches.sizes).map(([k, v]) => `${k}x${v}`).join(' ')}, wait p50 ${s.batches.waitMs.p50} ms, p95 ${s.batches.waitMs.p95} ms`] : []),
-    ...Object.entries(s.sinks).map(([name, c]) => `sink ${name}: ${Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ')}`),
+    ...Object.entries(roads).flatMap(([id, r]) => formatRoadSummary(r).map((l) => (several ? l.replace(/^road:/, `road ${id}:`) : l))),
+    ...Object.entries(s.sinks)
+      .filter(([name]) => name !== roadSink.name)
+      .map(([name, c]) => `sink ${name}: ${Object.entries(c).map(([k, v]) => `${k} ${v}`).join(', ')}`),
     `latency ms      p50     p95     max`,
     ...Object.entries(s.latencyMs)
       .filter(([, v]) => v.n > 0)

@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
 import { writeFileSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
+import { defaults, withDefault } from '../app/config.js';
 import { Segmenter } from '../pipeline/segmenter.js';
 import type { EgoCorridor } from '../core/analysis.js';
 import { parseCorridor } from '../stages/drivable.js';
-import { labelsToMat } from '../stages/postprocess.js';
+import { encodeIndexedPng } from '../stages/indexed-png.js';
+import type { Rgb } from '../stages/palette.js';
 import { sampleLabels } from '../stages/labelmap.js';
 import { expandImageInputs, readImage } from '../sources/images.js';
 import { cv } from '../util/cv.js';
@@ -27,11 +29,11 @@ export function registerSegment(program: Command): void {
   addEngineOptions(
     program
       .command('segment')
-      .description('segment still images: per image an overlay PNG, a label PNG (trainIds, 8-bit) and a JSON summary')
+      .description('segment still images: per image an overlay PNG, a label PNG (indexed: index = trainId, palette = class colours) and a JSON summary')
       .argument('<inputs...>', 'image files, folders of images, or globs (dir/*.png)')
-      .option('-o, --out <dir>', 'output folder', 'out/segment')
-      .option('--opacity <a>', 'class colour opacity in the overlay, 0..1', numberArg('--opacity', 0, 1), 0.45)
-      .option('--corridor <spec>', 'ego corridor: centerX,topY,bottomY,topWidth,bottomWidth as fractions (default 0.5,0.6,1,0.1,0.7)', parseCorridorArg)
+      .option('-o, --out <dir>', 'output folder', defaults.segmentOut)
+      .option('--opacity <a>', 'class colour opacity in the overlay, 0..1', numberArg('--opacity', 0, 1), defaults.opacity)
+      .option('--corridor <spec>', withDefault('ego corridor: centerX,topY,bottomY,topWidth,bottomWidth as fractions', Object.values(defaults.corridor).join(',')), parseCorridorArg)
       .option('--no-hud', 'no text line on the overlay')
       .option('--hood <y>', 'the vehicle hood starts at this fraction of the height (default: no hood)', hoodArg),
   ).action(async (inputs: string[], flags: SegmentFlags) => {
@@ -48,7 +50,7 @@ export function registerSegment(program: Command): void {
       const stem = outputs.get(file)!;
       const labelsFull = sampleLabels(r.heads.labels, width, height);
       cv.imwrite(join(flags.out, `${stem}_overlay.png`), r.overlay);
-      cv.imwrite(join(flags.out, `${stem}_labels.png`), labelsToMat(labelsFull));
+      writeFileSync(join(flags.out, `${stem}_labels.png`), encodeIndexedPng(labelsFull, engine.classes.palette as Rgb[]));
       const summary = {
         image: resolve(file),
         width,

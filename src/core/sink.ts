@@ -26,6 +26,14 @@ export interface ProcessedFrame {
   retain(): () => void;
 }
 
+/** The run's counters as a sink may read them while it runs (live metrics). */
+export interface RunCounters {
+  readonly framesIn: number;
+  readonly framesOut: number;
+  /** Frames dropped, by cause. */
+  readonly drops: ReadonlyMap<string, number>;
+}
+
 export interface PipelineContext {
   /** The sink's own source (a sink bound to one source), else the run's first source. */
   stream: StreamInfo;
@@ -37,6 +45,8 @@ export interface PipelineContext {
   precision: Precision;
   /** The classes of the label maps, with their colours. */
   classes: DisplayClasses;
+  /** The graph's counters (absent when a sink is driven without a graph). */
+  stats?: RunCounters;
 }
 
 /**

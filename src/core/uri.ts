@@ -32,7 +32,7 @@ export type SinkUri =
   | { kind: 'window'; uri: string }
   /** `path` is '-' for standard output. */
   | { kind: 'signal'; uri: string; path: string }
-  | { kind: 'websocket'; uri: string; host: string; port: number }
+  | { kind: 'websocket' | 'metrics'; uri: string; host: string; port: number }
   /** A message broker: mqtt[s]://HOST:PORT/TOPIC or redis[s]://HOST:PORT/DB?stream=KEY (the sinks parse the rest). */
   | { kind: 'mqtt' | 'redis'; uri: string }
   | { kind: 'video'; uri: string; path: string };
@@ -60,7 +60,8 @@ export function parseSinkUri(uri: string): SinkUri {
     if (!path) throw new RoadsegError('the signal sink has no path: "signal:"', { where: `sink "${uri}"`, hint: 'give signal:PATH, or - for standard output', exitCode: ExitCode.usage });
     return { kind: 'signal', uri, path };
   }
-  if (/^ws:\/\//i.test(uri)) return { kind: 'websocket', uri, ...parseWebSocketAddress(uri) };
+  if (/^ws:\/\//i.test(uri)) return { kind: 'websocket', uri, ...parseServerAddress(uri) };
+  if (/^metrics:\/\//i.test(uri)) return { kind: 'metrics', uri, ...parseServerAddress(uri) };
   if (/^mqtts?:\/\//i.test(uri)) return { kind: 'mqtt', uri };
   if (/^rediss?:\/\//i.test(uri)) return { kind: 'redis', uri };
   if (anyScheme.test(uri)) throw new RoadsegError(`unknown sink URI: ${uri}`, { where: `sink "${uri}"`, hint: sinkHint, exitCode: ExitCode.usage });
@@ -70,18 +71,30 @@ export function parseSinkUri(uri: string): SinkUri {
   throw new RoadsegError(`unsupported video file type: ${uri}`, { where: `sink "${uri}"`, hint: `use one of ${videoExtensions.join(' ')} for a video, ${signalExtensions.join(' ')} for the signal; ${sinkHint}`, exitCode: ExitCode.usage });
 }
 
-/** `ws://host:port` -> host and port; the host defaults to loopback, port 0 picks a free port. */
-function parseWebSocketAddress(uri: string): { host: string; port: number } {
-  const m = /^ws:\/\/(\[[0-9a-fA-F:.]+\]|[^:/?#[\]]*):(\d{1,5})\/?$/i.exec(uri);
-  const port = m ? Number(m[2]) : NaN;
-  if (!m || port > 65535) throw new RoadsegError(`invalid websocket sink URI: ${uri}`, { where: `sink "${uri}"`, hint: websocketHint, exitCode: ExitCode.usage });
-  return { host: m[1]!.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1', port };
+/** `ws://host:port` or `metrics://host:port` -> host and port; the host defaults to loopback, port 0 picks a free port. */
+function parseServerAddress(uri: string): { host: string; port: number } {
+  const m = /^(ws|metrics):\/\/(\[[0-9a-fA-F:.]+\]|[^:/?#[\]]*):(\d{1,5})\/?$/i.exec(uri);
+  const port = m ? Number(m[3]) : NaN;
+  const what = /^metrics:/i.test(uri) ? 'metrics' : 'websocket';
+  if (!m || port > 65535) throw new RoadsegError(`invalid ${what} sink URI: ${uri}`, { where: `sink "${uri}"`, hint: what === 'metrics' ? websocketHint.replaceAll('ws://', 'metrics://') : websocketHint, exitCode: ExitCode.usage });
+  return { host: m[2]!.replace(/^\[(.*)\]$/, '$1') || '127.0.0.1', port };
 }
 
-/** `--serve` values: `8080`, `:8080`, `0.0.0.0:8080` -> the websocket sink (loopback unless a host is given). */
-export function serveSink(spec: string): SinkUri & { kind: 'websocket' } {
+/**
+ * `--serve` and `--metrics-port` values: `8080`, `:8080`, `0.0.0.0:8080` -> the websocket or
+ * metrics sink (loopback unless a host is given).
+ */
+export function serveSink(spec: string, kind: 'websocket' | 'metrics' = 'websocket'): SinkUri & { kind: 'websocket' | 'metrics' } {
+  const flag = kind === 'websocket' ? '--serve' : '--metrics-port';
   const m = /^(?:(.*):)?(\d+)$/.exec(spec);
-  if (!m) throw new RoadsegError(`--serve expects [host:]port, got "${spec}"`, { where: '--serve', hint: 'e.g. --serve 8080 or --serve 0.0.0.0:8080', exitCode: ExitCode.usage });
-  const uri = `ws://${m[1] || '127.0.0.1'}:${m[2]}`;
-  return { kind: 'websocket', uri, ...parseWebSocketAddress(uri) };
+  if (!m) throw new RoadsegError(`${flag} expects [host:]port, got "${spec}"`, { where: flag, hint: `e.g. ${flag} 8080 or ${flag} 0.0.0.0:8080`, exitCode: ExitCode.usage });
+  const uri = `${kind === 'websocket' ? 'ws' : 'metrics'}://${m[1] || '127.0.0.1'}:${m[2]}`;
+  return { kind, uri, ...parseServerAddress(uri) };
+}
+
+/** The address a server sink (`ws://` or `metrics://`) listens on; anything else is a usage error. */
+export function listenAddress(uri: string, kind: 'websocket' | 'metrics'): { host: string; port: number } {
+  const parsed = parseSinkUri(uri);
+  if (parsed.kind !== kind) throw new RoadsegError(`not a ${kind} sink URI: ${uri}`, { where: `sink "${uri}"`, hint: kind === 'websocket' ? websocketHint : websocketHint.replaceAll('ws://', 'metrics://'), exitCode: ExitCode.usage });
+  return { host: parsed.host, port: parsed.port };
 }

@@ -133,7 +133,7 @@ export function createGraph(parts: GraphParts): PipelineHandle {
   const sinkBindings = parts.sinks.map((s): SinkBinding => ('sink' in s ? s : { sink: s })).map((b) => ({ ...b, sink: new GuardedSink(b.sink) }));
   const sinks = sinkBindings.map((b) => b.sink);
   const streams = sourceBindings.map((b) => b.source.info);
-  const context: PipelineContext = { stream: streams[0]!, streams, manifest: processor.manifest, device: processor.device, precision: origin.precision, classes: processor.classes };
+  const context: PipelineContext = { stream: streams[0]!, streams, manifest: processor.manifest, device: processor.device, precision: origin.precision, classes: processor.classes, stats };
   const aborted = new Subject<void>();
   const results = new Subject<ProcessedFrame>();
   const maxBatch = Math.max(1, parts.maxBatch ?? 1);

@@ -1,5 +1,5 @@
 /**
- * The websocket protocol, version 1 (README: "Websocket output"). Text messages are JSON objects with `v`
+ * The websocket protocol, version 1 (docs/signal.md: "Websocket protocol"). Text messages are JSON objects with `v`
  * and `type`; binary messages (frames, class maps) start with a one-byte kind and a JSON header:
  *
  *   byte 0        kind: 1 = frame (JPEG), 2 = class map (run-length encoded class ids)
@@ -16,6 +16,7 @@ import type { Rgb } from '../stages/palette.js';
 import { heightOf, widthOf, type LabelMap } from '../core/labelmap.js';
 import { downsampleLabels } from '../stages/labelmap.js';
 import type { Provider } from '../core/model.js';
+import type { PipelineContext, ProcessedFrame } from '../core/sink.js';
 
 export const protocolVersion = 1 as const;
 
@@ -60,6 +61,8 @@ export interface HelloMessage {
   subscription: Subscription;
   /** Largest message the server accepts from a client, bytes. */
   maxMessageBytes: number;
+  /** The server's overlay class opacity (0..1), a viewer's starting value; absent from older servers. */
+  opacity?: number;
 }
 
 /** What the server delivered to a client, and what it dropped or ignored. */
@@ -207,4 +210,30 @@ export function decodeClassMap(rle: Uint8Array, width: number, height: number): 
   }
   if (o !== out.length) throw new RangeError(`class map runs cover ${o} of ${width}x${height} cells`);
   return out;
+}
+
+/** The hello of a server for a pipeline, less the client's own subscription. */
+export function helloMessage(ctx: PipelineContext, grid: { width?: number; height?: number; scale: number }, maxMessageBytes: number, opacity?: number): Omit<HelloMessage, 'subscription'> {
+  const { manifest: m, device, stream } = ctx;
+  return {
+    v: protocolVersion,
+    type: 'hello',
+    model: m.id,
+    modelName: m.name,
+    device,
+    classes: ctx.classes.names,
+    palette: ctx.classes.palette,
+    source: { id: stream.sourceId, kind: stream.kind, width: stream.width, height: stream.height, fps: stream.fps },
+    classMap: { width: grid.width ?? null, height: grid.height ?? null, scale: grid.scale, encoding: classMapEncoding },
+    maxMessageBytes,
+    ...(opacity !== undefined && { opacity }),
+  };
+}
+
+/** A frame's class map message, and its grid size. */
+export function classMapMessage(frame: ProcessedFrame, scale: number): { message: Buffer; grid: { width: number; height: number } } {
+  const { width, height, rle } = encodeClassMap(frame.labels, scale);
+  const { index, ptsMs, captureTimeMs } = frame.meta;
+  const message = packBinary(BinaryKind.classMap, { v: protocolVersion, type: 'classMap', frame: index, ptsMs, captureTime: captureTimeMs, width, height, scale, encoding: classMapEncoding }, rle);
+  return { message, grid: { width, height } };
 }

@@ -10,12 +10,13 @@ export function classHistogram(labels: LabelMap, numClasses: number): ClassHisto
   return { counts: known, voidCount: total - known.reduce((a, b) => a + b, 0), total };
 }
 
-/** Fraction of the image per class name, rounded, omitting classes that are absent. */
+/** Fraction of the image per class name, rounded, listing only the classes present (a share that rounds to 0 is left out). */
 export function histogramFractions(h: ClassHistogram, classNames: readonly string[], digits = 4): Record<string, number> {
   const out: Record<string, number> = {};
   const scale = 10 ** digits;
   h.counts.forEach((n, id) => {
-    if (n > 0) out[classNames[id] ?? String(id)] = Math.round((n / h.total) * scale) / scale;
+    const share = Math.round((n / h.total) * scale) / scale;
+    if (share > 0) out[classNames[id] ?? String(id)] = share;
   });
   return out;
 }

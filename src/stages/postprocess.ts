@@ -2,10 +2,6 @@ import { labelMap, heightOf, widthOf, type LabelMap } from '../core/labelmap.js'
 import { cv, type Mat } from '../util/cv.js';
 
 /** A label map as a single-channel 8-bit Mat (shares no memory with the map). */
-export function labelsToMat(labels: LabelMap): Mat {
-  return new cv.Mat(Buffer.from(labels.data.buffer, labels.data.byteOffset, labels.data.byteLength), heightOf(labels), widthOf(labels), cv.CV_8UC1);
-}
-
 export function matToLabels(mat: Mat): LabelMap {
   const bytes = mat.getData();
   return labelMap(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), mat.rows, mat.cols);

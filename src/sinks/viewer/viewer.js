@@ -1,4 +1,4 @@
-// roadseg browser viewer: speaks protocol v1 (README: "Websocket output") to the server that served it.
+// roadseg browser viewer: speaks protocol v1 (docs/signal.md, "Websocket protocol") to the server that served it.
 // Plain script, no libraries and nothing fetched from elsewhere.
 'use strict';
 
@@ -33,7 +33,7 @@
     decoding: false,
     /** The newest image received while the previous one was decoding. */
     pendingImage: null,
-    /** { frame, drivable, corridor } per signal, oldest first. */
+    /** { frame, drivable, corridor, confidence } per signal, oldest first. */
     history: [],
     framesShown: 0,
     framesNotDrawn: 0,
@@ -42,6 +42,8 @@
     shownInWindow: 0,
     signalsInWindow: 0,
     chartDirty: false,
+    /** The user moved the opacity slider (then a reconnect's hello does not reset it). */
+    opacityChosen: false,
   };
 
   function setConnection(name, text) {
@@ -102,6 +104,8 @@
 
   function onHello(hello) {
     state.hello = hello;
+    // The server's overlay opacity is the starting value (older servers do not send it).
+    if (typeof hello.opacity === 'number' && !state.opacityChosen) setOpacity(hello.opacity);
     $('info').textContent = `${hello.model} on ${hello.device} · ${hello.source.id} ${hello.source.width}×${hello.source.height} @ ${hello.source.fps.toFixed(1)} fps`;
     $('stage').style.aspectRatio = `${hello.source.width} / ${hello.source.height}`;
     buildLegend(hello);
@@ -111,17 +115,88 @@
   function onSignal(signal) {
     state.signals++;
     state.signalsInWindow++;
-    state.history.push({ frame: signal.frame, drivable: signal.drivablePct, corridor: signal.egoCorridorPct });
+    const confidence = typeof signal.confidence === 'number' ? signal.confidence * 100 : null;
+    state.history.push({ frame: signal.frame, drivable: signal.drivablePct, corridor: signal.egoCorridorPct, confidence });
+    showOptionalFields(signal);
+    if (signal.status === 'low-confidence') setConnection('low-confidence', 'connected · low confidence');
+    else if (state.connection === 'low-confidence') setConnection('connected');
     if (state.history.length > historyLength) state.history.shift();
     $('frameIndex').textContent = String(signal.frame);
     $('signalLatency').textContent = `${signal.latencyMs.toFixed(0)} ms`;
     $('chartNow').textContent = signal.drivablePct === null ? '(no picture)' : `now ${signal.drivablePct.toFixed(1)} % / ${signal.egoCorridorPct.toFixed(1)} %`;
+    $('confidenceKey').hidden = confidence === null;
     for (const item of $('legend').children) {
       const share = signal.histogram[item.dataset.name];
       item.querySelector('.share').textContent = share === undefined ? '' : `${(share * 100).toFixed(1)} %`;
     }
     state.chartDirty = true;
     requestAnimationFrame(drawChart);
+  }
+
+  /** Fields newer servers add to the signal; each is shown only when present. */
+  const optionalFields = {
+    confidence: (v) => (typeof v === 'number' ? `${(v * 100).toFixed(0)} %` : null),
+    lanes: (v) => (Array.isArray(v) ? String(v.length) : v && typeof v.count === 'number' ? String(v.count) : null),
+    // Per column band, how far up the drivable surface reaches (fraction of the height, 0 = top).
+    freeSpace: (v) => (Array.isArray(v) && v.length ? `reaches ${(Math.min(...v) * 100).toFixed(0)}–${(Math.max(...v) * 100).toFixed(0)} % from the top (${v.length} bands)` : null),
+    hoodY: (v) => (typeof v === 'number' ? (v <= 1 ? `${(v * 100).toFixed(0)} % of height` : `row ${v.toFixed(0)}`) : null),
+    camera: (v) => (typeof v === 'string' ? v : v && typeof v === 'object' ? Object.entries(v).map(([k, x]) => `${k} ${typeof x === 'number' ? +x.toFixed(2) : x}`).join(', ') : null),
+  };
+
+  function showOptionalFields(signal) {
+    for (const [field, format] of Object.entries(optionalFields)) {
+      const text = field in signal ? format(signal[field]) : null;
+      const dd = $(field);
+      dd.hidden = text === null;
+      document.querySelector(`dt[data-field="${field}"]`).hidden = text === null;
+      if (text !== null) dd.textContent = text;
+    }
+    // The hood line: a fraction of the height (<= 1) or a row of the source image.
+    const hood = $('hood');
+    const y = signal.hoodY;
+    const fraction = typeof y === 'number' && state.hello ? (y <= 1 ? y : y / state.hello.source.height) : null;
+    hood.hidden = fraction === null || fraction <= 0 || fraction >= 1;
+    if (!hood.hidden) hood.style.top = `${(fraction * 100).toFixed(2)}%`;
+  }
+
+  function setOpacity(value) {
+    $('opacity').value = String(value);
+    classCanvas.style.opacity = String(value);
+    $('opacityValue').textContent = Number(value).toFixed(2);
+  }
+
+  /**
+   * In server-overlay mode the image already has the class colours, so the page draws no second
+   * colouring: the class canvas is hidden and the legend is for reference only.
+   */
+  function applyFrameKind() {
+    const serverOverlay = state.frameKind === 'overlay';
+    $('stage').classList.toggle('server-overlay', serverOverlay);
+    $('legend').classList.toggle('reference', serverOverlay);
+    $('opacityControl').hidden = serverOverlay;
+    $('overlayNote').hidden = !serverOverlay;
+  }
+
+  /** What is shown (image, and the class colours the page draws), as a PNG download. */
+  function snapshot() {
+    const canvas = document.createElement('canvas');
+    canvas.width = frameCanvas.width;
+    canvas.height = frameCanvas.height;
+    const ctx = canvas.getContext('2d');
+    ctx.drawImage(frameCanvas, 0, 0);
+    if (state.frameKind !== 'overlay' && state.classMap) {
+      ctx.globalAlpha = Number($('opacity').value);
+      ctx.imageSmoothingEnabled = false;
+      ctx.drawImage(classCanvas, 0, 0, canvas.width, canvas.height);
+    }
+    canvas.toBlob((blob) => {
+      if (!blob) return;
+      const link = document.createElement('a');
+      link.href = URL.createObjectURL(blob);
+      link.download = `roadseg-frame-${state.classMap ? state.classMap.frame : 'snapshot'}.png`;
+      link.click();
+      setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+    }, 'image/png');
   }
 
   function onStats(stats) {
@@ -273,6 +348,7 @@
     const series = [
       ['drivable', styles.getPropertyValue('--drivable').trim() || '#3ddc84'],
       ['corridor', styles.getPropertyValue('--corridor').trim() || '#ffb020'],
+      ['confidence', styles.getPropertyValue('--confidence').trim() || '#4dabf7'],
     ];
     const step = (width - pad - 8) / (historyLength - 1);
     const x0 = width - (state.history.length - 1) * step;
@@ -284,7 +360,7 @@
       state.history.forEach((point, i) => {
         const value = point[key];
         // Stale frames have no value: the line breaks rather than repeating the last one.
-        if (value === null) {
+        if (value === null || value === undefined) {
           drawing = false;
           return;
         }
@@ -308,14 +384,15 @@
   }, 1000);
 
   $('opacity').addEventListener('input', (event) => {
-    const value = event.target.value;
-    classCanvas.style.opacity = value;
-    $('opacityValue').textContent = Number(value).toFixed(2);
+    state.opacityChosen = true;
+    setOpacity(event.target.value);
   });
   $('frameKind').addEventListener('change', (event) => {
     state.frameKind = event.target.value;
+    applyFrameKind();
     subscribe();
   });
+  $('snapshot').addEventListener('click', snapshot);
   $('allClasses').addEventListener('click', () => setAllClasses(true));
   $('noClasses').addEventListener('click', () => setAllClasses(false));
 
@@ -330,8 +407,11 @@
       history: state.history.length,
       classMapFrame: state.classMap ? state.classMap.frame : null,
       hiddenClasses: [...state.hiddenClasses],
+      classesDrawn: getComputedStyle(classCanvas).display !== 'none',
+      opacity: Number($('opacity').value),
     }),
   });
 
+  applyFrameKind();
   connect();
 })();

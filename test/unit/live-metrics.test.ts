@@ -1,0 +1,50 @@
+// The health rule and the exposition of LiveMetrics, on a fake clock.
+import { describe, expect, it } from 'vitest';
+import type { PipelineContext, ProcessedFrame } from '../../src/core/sink.js';
+import type { SignalMessage } from '../../src/core/signal.js';
+import { LiveMetrics } from '../../src/sinks/live-metrics.js';
+import { parsePrometheus } from '../helpers/prometheus.js';
+
+const ctx = { stream: { fps: 25 }, stats: { framesIn: 3, framesOut: 3, drops: new Map([['stream offline, reconnecting', 2]]) } } as unknown as PipelineContext;
+const frame = { timings: { queueMs: 1, preprocessMs: 2, inferMs: 30, analyseMs: 3, renderMs: 4, sinksMs: 0 } } as unknown as ProcessedFrame;
+const signal = (status: 'ok' | 'stale', pct: number | null) => ({ status, latencyMs: 40, drivablePct: pct, egoCorridorPct: pct }) as SignalMessage;
+
+describe('LiveMetrics', () => {
+  it('is healthy while frames flow or while the source retries, and not before, after a stall, or at the end', () => {
+    let now = 1000;
+    const m = new LiveMetrics(() => now);
+    expect(m.health().ok).toBe(false);
+    m.open(ctx);
+    expect(m.health()).toEqual({ ok: false, status: 'starting: no frame yet' });
+    m.frame(frame);
+    m.signal(signal('ok', 50));
+    expect(m.health().ok).toBe(true);
+    now += 4000;
+    m.signal(signal('stale', null));
+    expect(m.health()).toEqual({ ok: true, status: 'ok: source offline, retrying' });
+    now += 6000;
+    expect(m.health().ok).toBe(false);
+    expect(m.health().status).toMatch(/^stalled: nothing for 6\.0 s/);
+    m.end();
+    expect(m.health().status).toBe('stream ended');
+  });
+
+  it('exposes the graph counters, a histogram per stage, and NaN road values while offline', () => {
+    let now = 0;
+    const m = new LiveMetrics(() => now);
+    m.open(ctx);
+    for (let i = 0; i < 3; i++, now += 100) m.frame(frame), m.signal(signal('ok', 60));
+    m.signal(signal('stale', null));
+    m.gauge('roadseg_websocket_clients', 'clients', () => 2);
+    const e = parsePrometheus(m.prometheus());
+    expect(e.value('roadseg_frames_total')).toBe(3);
+    expect(e.value('roadseg_dropped_frames_total', { cause: 'stream offline, reconnecting' })).toBe(2);
+    expect(e.value('roadseg_stage_latency_seconds_bucket', { stage: 'infer', le: '0.025' })).toBe(0);
+    expect(e.value('roadseg_stage_latency_seconds_bucket', { stage: 'infer', le: '0.05' })).toBe(3);
+    expect(e.value('roadseg_stage_latency_seconds_count', { stage: 'total' })).toBe(3);
+    expect(e.value('roadseg_fps')).toBe(10);
+    expect(e.value('roadseg_source_online')).toBe(0);
+    expect(e.value('roadseg_ego_corridor_percent')).toBeNaN();
+    expect(e.value('roadseg_websocket_clients')).toBe(2);
+  });
+});
