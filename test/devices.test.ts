@@ -153,7 +153,7 @@ describe('unavailable providers fail clearly', () => {
     try {
       expect(engine.provider).toBe('cpu');
       expect(lines[0]).toMatch(/^device: cuda: .*; trying the next$/);
-      expect(lines.at(-1)).toMatch(/^device: cpu \(auto: NVIDIA GPU with the CUDA provider installed; using cpu\)$/);
+      expect(lines.filter((l) => l.startsWith('device: ')).at(-1)).toMatch(/^device: cpu \(auto: NVIDIA GPU with the CUDA provider installed; using cpu\)$/);
       expect(engine.deviceReason).toMatch(/using cpu/);
     } finally {
       await engine.dispose();
