@@ -15,7 +15,7 @@
  * inference where decoding is not the question (a GPU machine).
  *
  * Usage: npm run bench [-- --clip PATH --frames N --rounds N --json FILE --models-dir DIR
- *                          --device D --threads N --in-flight N --in-memory --no-latency]
+ *                          --device D --threads N --in-flight N --in-memory --no-latency --no-multi]
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -36,6 +36,7 @@ import { toBgr, packInput } from '../src/stages/preprocess.js';
 import type { DeviceChoice } from '../src/engine/devices.js';
 import type { RunSummary } from '../src/pipeline/graph.js';
 import { DecodedFrames } from './memory-source.js';
+import { benchMultiSource, multiSourceTable } from './multi-source.js';
 import { benchWebsocket } from './websocket.js';
 
 const { values: args } = parseArgs({
@@ -52,6 +53,7 @@ const { values: args } = parseArgs({
     'in-flight': { type: 'string' },
     'in-memory': { type: 'boolean', default: false },
     'no-latency': { type: 'boolean', default: false },
+    'no-multi': { type: 'boolean', default: false },
     'no-websocket': { type: 'boolean', default: false },
   },
 });
@@ -67,16 +69,9 @@ const log = (l: string) => process.stderr.write(`bench: ${l}\n`);
 const precisions = ['fp32', 'int8'] as const;
 type Precision = (typeof precisions)[number];
 
-/** The engine options that select a precision of the default model. */
+/** DeepLabV3, the model with fp32 and int8 weights, at the precision asked for. */
 function precisionOptions(p: Precision): EngineOptions {
-  if (p === 'fp32') return {};
-  // Until precision is a manifest option: the default manifest with the int8 weights.
-  const m = getManifest();
-  const dir = mkdtempSync(join(tmpdir(), 'roadseg-int8-'));
-  const { manifestPath: _, ...rest } = m;
-  const file = join(dir, `${m.id}-int8.json`);
-  writeFileSync(file, JSON.stringify({ ...rest, id: `${m.id}-int8`, default: false, weights: 'deeplabv3_mnedgetpu_slim_cityscapes_int8.onnx', sha256: 'dd54ded12e89a7871096569567e8a9d9fcbce94acb1d353492f326dad19ddca0' }));
-  return { model: file, modelsDir: modelsDir ?? join(packageRoot, '..', 'shared', 'models') };
+  return { model: 'deeplabv3-mnedgetpu-slim', precision: p };
 }
 
 async function bareFps(engine: SegmentationEngine): Promise<number> {
@@ -155,6 +150,8 @@ if (!args['no-latency'] && !memory) {
 }
 for (const e of Object.values(engines)) await e.dispose();
 const ws = memory || args['no-websocket'] ? undefined : await benchWebsocket({ clip, frames, modelsDir });
+// Several sources: 1, 2 and 4 copies of the clip, batched and not (the default model).
+const multi = memory || args['no-multi'] ? undefined : await benchMultiSource({ clip, frames: Math.max(10, Math.round(frames / 2)), rounds: 1, ...(modelsDir && { modelsDir }), log });
 
 const best = (name: string, p: Precision) => Math.max(...rows.filter((r) => r.name === name && r.precision === p).map((r) => r.fps));
 const names = ['bare inference', ...sinkSets.map(([n]) => n)];
@@ -177,7 +174,8 @@ if (latency.length) {
   for (const l of latency) console.log(`| ${l.source} | ${l.inFlight} | ${l.fps.toFixed(2)} | ${l.p50.toFixed(0)} | ${l.p95.toFixed(0)} | ${l.inferP50.toFixed(0)} | ${l.goalMs.toFixed(0)} ${l.p95 <= l.goalMs ? 'met' : 'missed'} | ${l.dropped} |`);
 }
 if (ws) console.log(`\nwebsocket: ${ws.fpsWithClients.toFixed(2)} fps with 20 reading clients + 1 stalled, ${ws.fpsNoClients.toFixed(2)} fps with none: ratio ${ws.ratio.toFixed(2)} (CPU ms/frame ${ws.cpuMsPerFrameWithClients.toFixed(0)} vs ${ws.cpuMsPerFrameNoClients.toFixed(0)})`);
-if (args.json) writeFileSync(args.json, JSON.stringify({ clip, frames, rounds, model: engines.fp32.manifest.id, device: provider, threads, inFlight, encoder, rows, latency, websocket: ws }, null, 2));
+if (multi) console.log(`\nseveral sources (model ${getManifest().id}, ${Math.max(10, Math.round(frames / 2))} frames per source and phase): aggregate fps\n${multiSourceTable(multi)}`);
+if (args.json) writeFileSync(args.json, JSON.stringify({ clip, frames, rounds, model: engines.fp32.manifest.id, device: provider, threads, inFlight, encoder, rows, latency, websocket: ws, multiSource: multi }, null, 2));
 
 /** An MJPEG-over-HTTP stream of a clip, in real time, as an IP camera serves one (one client). */
 async function serveMjpeg(file: string): Promise<{ url: string; stop: () => void }> {

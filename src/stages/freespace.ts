@@ -9,7 +9,7 @@
  * may start up to `maxGap` of the height above the hood line (a drivable head's mask often stops a
  * few rows short of the bonnet); equal to the hood line where it does not (no free space).
  */
-export function freeSpace(mask: Uint8Array, width: number, height: number, hoodTop: Int32Array, columns: number, maxGap = 0.04): number[] {
+export function freeSpace(mask: Uint8Array, width: number, height: number, hoodTop: Int32Array, columns: number, maxGap = 0.1): number[] {
   const out: number[] = [];
   const gapRows = Math.round(maxGap * height);
   for (let k = 0; k < columns; k++) {

@@ -215,14 +215,14 @@ describe('series statistics', () => {
 });
 
 describe('free space above a gap', () => {
-  it('starts the run up to 4 % of the height above the hood line, not further', async () => {
+  it('starts the run up to 10 % of the height above the hood line, not further', async () => {
     const { freeSpace } = await import('../../src/stages/freespace.js');
     const width = 1;
     const height = 100;
     const mask = new Uint8Array(height);
     for (let y = 40; y < 97; y++) mask[y] = 1; // drivable from row 40 to 96; rows 97-99 not
     expect(freeSpace(mask, width, height, Int32Array.of(100), 1)).toEqual([0.4]);
-    mask.fill(0, 90, 97); // now the run ends at 89: 10 rows above the hood, more than the gap
+    mask.fill(0, 80, 97); // now the run ends at 79: 20 rows above the hood, more than the gap
     expect(freeSpace(mask, width, height, Int32Array.of(100), 1)).toEqual([1]);
   });
 });
