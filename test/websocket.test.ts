@@ -58,7 +58,7 @@ describe('websocket sink, served by a running pipeline', () => {
     expect(hello.classes[0]).toBe('road');
     expect(hello.palette).toHaveLength(hello.classes.length);
     expect(hello.classMap).toMatchObject({ scale: 4, encoding: 'rle8' });
-    expect(hello.subscription).toEqual({ frames: false, frameKind: 'overlay', signal: true, classMap: false });
+    expect(hello.subscription).toEqual({ frames: false, frameKind: 'overlay', signal: true, classMap: false, sources: null });
     await until('signals', () => c.signalTexts.length >= 3);
     expect(c.frames).toHaveLength(0);
     expect(c.classMaps).toHaveLength(0);
@@ -276,7 +276,7 @@ describe('protocol codecs', () => {
   });
 
   it('binary messages: kind, length-prefixed JSON header, payload', () => {
-    const header: FrameHeader = { v: 1, type: 'frame', kind: 'overlay', frame: 7, ptsMs: 280, captureTime: 1, width: 2, height: 1, mime: 'image/jpeg' };
+    const header: FrameHeader = { v: 1, type: 'frame', kind: 'overlay', source: 'clip.mp4', frame: 7, ptsMs: 280, captureTime: 1, width: 2, height: 1, mime: 'image/jpeg' };
     const payload = Buffer.from([0xff, 0xd8, 0xff]);
     const packed = packBinary(BinaryKind.frame, header, payload);
     expect(packed[0]).toBe(1);

@@ -1,6 +1,6 @@
 /**
- * Image encoding and broadcast for the websocket sink. Per image kind (overlay, source) the newest
- * frame not yet encoded waits in a LatestSlot, holding its Mats (`frame.retain()`) until it is
+ * Image encoding and broadcast for the websocket sink. Per source and image kind (overlay, source)
+ * the newest frame not yet encoded waits in a LatestSlot, holding its Mats (`frame.retain()`) until it is
  * encoded or replaced; it is JPEG-encoded once, on libuv's pool, only when some client can take an
  * image now, and the result goes to every client that wants it.
  */
@@ -25,7 +25,8 @@ class KindEncoder {
 export class ImageBroadcaster {
   framesEncoded = 0;
   encodeFailures = 0;
-  private readonly encoders: Record<FrameKind, KindEncoder> = { overlay: new KindEncoder(), source: new KindEncoder() };
+  /** Per source id and kind. */
+  private readonly encoders = new Map<string, KindEncoder>();
   private closed = false;
 
   constructor(
@@ -34,33 +35,41 @@ export class ImageBroadcaster {
     private readonly log: (line: string) => void,
   ) {}
 
-  /** Keeps the frame as the newest to encode for each kind some client wants; never waits. */
+  /** Keeps the frame as the newest of its source to encode for each kind some client wants; never waits. */
   offer(frame: ProcessedFrame, seq: number): void {
+    const source = frame.meta.sourceId;
     for (const kind of frameKinds) {
-      if (![...this.clients].some((c) => c.wantsImages(kind))) continue;
-      this.encoders[kind].slot.put({ frame, seq, release: frame.retain() });
-      this.pump(kind);
+      if (![...this.clients].some((c) => c.wantsImages(kind, source))) continue;
+      this.encoder(source, kind).slot.put({ frame, seq, release: frame.retain() });
+      this.pump(kind, source);
     }
   }
 
-  /** Encodes the pending image of a kind if no encode runs and some client can take it now. */
-  pump(kind: FrameKind): void {
-    const encoder = this.encoders[kind];
+  /** Encodes the pending image of a source and kind if no encode of it runs and some client can take it now. */
+  pump(kind: FrameKind, source: string): void {
+    const encoder = this.encoder(source, kind);
     if (encoder.busy || !encoder.slot.full || this.closed) return;
-    if (![...this.clients].some((c) => c.readyFor(kind))) return;
+    if (![...this.clients].some((c) => c.readyFor(kind, source))) return;
     const { frame, seq, release } = encoder.slot.take()!;
     encoder.busy = this.encode(kind, frame, seq).finally(() => {
       release();
       encoder.busy = undefined;
-      this.pump(kind);
+      this.pump(kind, source);
     });
   }
 
   /** Waits for encodes in progress and lets go of the frames still waiting. */
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.allSettled(frameKinds.map((k) => this.encoders[k].busy));
-    for (const k of frameKinds) this.encoders[k].slot.take()?.release();
+    await Promise.allSettled([...this.encoders.values()].map((e) => e.busy));
+    for (const e of this.encoders.values()) e.slot.take()?.release();
+  }
+
+  private encoder(source: string, kind: FrameKind): KindEncoder {
+    const key = `${kind} ${source}`;
+    let e = this.encoders.get(key);
+    if (!e) this.encoders.set(key, (e = new KindEncoder()));
+    return e;
   }
 
   private async encode(kind: FrameKind, frame: ProcessedFrame, seq: number): Promise<void> {
@@ -73,9 +82,9 @@ export class ImageBroadcaster {
       return;
     }
     this.framesEncoded++;
-    const { index, ptsMs, captureTimeMs } = frame.meta;
-    const message = packBinary(BinaryKind.frame, { v: protocolVersion, type: 'frame', kind, frame: index, ptsMs, captureTime: captureTimeMs, width: mat.cols, height: mat.rows, mime: 'image/jpeg' }, jpeg);
-    const encoded: EncodedImage = { seq, kind, message };
+    const { index, ptsMs, captureTimeMs, sourceId } = frame.meta;
+    const message = packBinary(BinaryKind.frame, { v: protocolVersion, type: 'frame', kind, source: sourceId, frame: index, ptsMs, captureTime: captureTimeMs, width: mat.cols, height: mat.rows, mime: 'image/jpeg' }, jpeg);
+    const encoded: EncodedImage = { seq, kind, source: sourceId, message };
     for (const c of this.clients) c.image(encoded);
   }
 }

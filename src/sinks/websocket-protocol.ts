@@ -16,6 +16,7 @@ import type { Rgb } from '../stages/palette.js';
 import { heightOf, widthOf, type LabelMap } from '../core/labelmap.js';
 import { downsampleLabels } from '../stages/labelmap.js';
 import type { Provider } from '../core/model.js';
+import type { StreamInfo } from '../core/frame.js';
 import type { PipelineContext, ProcessedFrame } from '../core/sink.js';
 
 export const protocolVersion = 1 as const;
@@ -35,10 +36,21 @@ export interface Subscription {
   signal: boolean;
   /** The compact class map, every frame, dropped like the signal. */
   classMap: boolean;
+  /** Source ids whose signal, images and class maps this client takes; null: every source. */
+  sources: string[] | null;
 }
 
 /** What a client gets until it subscribes: the signal only, so that nothing is encoded for it. */
-export const defaultSubscription: Subscription = { frames: false, frameKind: 'overlay', signal: true, classMap: false };
+export const defaultSubscription: Subscription = { frames: false, frameKind: 'overlay', signal: true, classMap: false, sources: null };
+
+/** A source of the run, as the hello lists it. */
+export interface SourceDescription {
+  id: string;
+  kind: string;
+  width: number;
+  height: number;
+  fps: number;
+}
 
 export const classMapEncoding = 'rle8' as const;
 
@@ -51,7 +63,10 @@ export interface HelloMessage {
   classes: string[];
   /** RGB per class id. */
   palette: Rgb[];
-  source: { id: string; kind: string; width: number; height: number; fps: number };
+  /** The run's first source (a run with one source: its source). */
+  source: SourceDescription;
+  /** Every source of the run, in order; images and class maps name theirs (`source`). */
+  sources: SourceDescription[];
   /**
    * Class map grid: width and height are those of the latest map sent (null before the first
    * frame); each class map message carries its own, which are authoritative.
@@ -99,6 +114,8 @@ export interface FrameHeader {
   v: typeof protocolVersion;
   type: 'frame';
   kind: FrameKind;
+  /** The id of the source the frame is from. */
+  source: string;
   frame: number;
   ptsMs: number;
   captureTime: number;
@@ -110,6 +127,7 @@ export interface FrameHeader {
 export interface ClassMapHeader {
   v: typeof protocolVersion;
   type: 'classMap';
+  source: string;
   frame: number;
   ptsMs: number;
   captureTime: number;
@@ -128,6 +146,7 @@ export const SubscribeMessageSchema = z
     frameKind: z.enum(frameKinds).optional(),
     signal: z.boolean().optional(),
     classMap: z.boolean().optional(),
+    sources: z.array(z.string()).nullable().optional(),
   })
   .strict();
 export type SubscribeMessage = z.infer<typeof SubscribeMessageSchema>;
@@ -223,7 +242,8 @@ export function helloMessage(ctx: PipelineContext, grid: { width?: number; heigh
     device,
     classes: ctx.classes.names,
     palette: ctx.classes.palette,
-    source: { id: stream.sourceId, kind: stream.kind, width: stream.width, height: stream.height, fps: stream.fps },
+    source: describe(stream),
+    sources: ctx.streams.map(describe),
     classMap: { width: grid.width ?? null, height: grid.height ?? null, scale: grid.scale, encoding: classMapEncoding },
     maxMessageBytes,
     ...(opacity !== undefined && { opacity }),
@@ -233,7 +253,11 @@ export function helloMessage(ctx: PipelineContext, grid: { width?: number; heigh
 /** A frame's class map message, and its grid size. */
 export function classMapMessage(frame: ProcessedFrame, scale: number): { message: Buffer; grid: { width: number; height: number } } {
   const { width, height, rle } = encodeClassMap(frame.labels, scale);
-  const { index, ptsMs, captureTimeMs } = frame.meta;
-  const message = packBinary(BinaryKind.classMap, { v: protocolVersion, type: 'classMap', frame: index, ptsMs, captureTime: captureTimeMs, width, height, scale, encoding: classMapEncoding }, rle);
+  const { index, ptsMs, captureTimeMs, sourceId } = frame.meta;
+  const message = packBinary(BinaryKind.classMap, { v: protocolVersion, type: 'classMap', source: sourceId, frame: index, ptsMs, captureTime: captureTimeMs, width, height, scale, encoding: classMapEncoding }, rle);
   return { message, grid: { width, height } };
+}
+
+function describe(s: StreamInfo): SourceDescription {
+  return { id: s.sourceId, kind: s.kind, width: s.width, height: s.height, fps: s.fps };
 }

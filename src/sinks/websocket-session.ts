@@ -1,9 +1,9 @@
 /**
  * One websocket client: its subscription, what was delivered to it, and its image mailbox. Signals
  * and class maps go out at once unless the client lags by more than the buffer bound (then they
- * are dropped for it and counted). Images are freshest-only: while one is being sent, the newest
- * later one waits in a one-image slot (LatestSlot), so a slow client skips images and what is held
- * for it stays bounded.
+ * are dropped for it and counted). Images are freshest-only, per source: while one of a source is
+ * being sent, the newest later one of that source waits in a one-image slot (LatestSlot), so a
+ * slow client skips images and what is held for it stays bounded.
  */
 import { WebSocket, type RawData } from 'ws';
 import { LatestSlot } from '../core/latest.js';
@@ -23,10 +23,20 @@ import {
 
 /** An image encoded once and sent to every client that wants it. */
 export interface EncodedImage {
-  /** The sink's sequence number of the frame (counts writes), for skip accounting. */
+  /** The sink's sequence number of the frame in its source (counts writes), for skip accounting. */
   seq: number;
   kind: FrameKind;
+  source: string;
   message: Buffer;
+}
+
+/** One source's images for one client. */
+interface SourceImages {
+  inFlight: boolean;
+  /** The newest image encoded while the previous one was still being sent. */
+  slot: LatestSlot<EncodedImage>;
+  /** Sequence number of the last image sent, or of the write before it subscribed. */
+  lastSeq: number;
 }
 
 export const zeroCounters = (): DeliveryCounters => ({ framesSent: 0, framesSkipped: 0, signalsSent: 0, signalsDropped: 0, classMapsSent: 0, classMapsDropped: 0, badMessages: 0 });
@@ -42,14 +52,18 @@ export interface ClientStats extends DeliveryCounters {
 
 /** What a session needs from the sink that owns it. */
 export interface SessionHost {
-  /** Frames written to the sink so far (the image sequence). */
+  /** Frames written to the sink so far. */
   readonly framesWritten: number;
+  /** Frames of one source written so far (its image sequence). */
+  writtenOf(source: string): number;
+  /** Every source of the run. */
+  readonly sourceIds: readonly string[];
   readonly closing: boolean;
   readonly maxBufferedBytes: number;
   /** Adds to the counters over all clients, those gone included. */
   countTotal(counter: keyof DeliveryCounters, n: number): void;
-  /** This client can take an image of `kind` now. */
-  readyForImage(kind: FrameKind): void;
+  /** This client can take an image of `kind` from `source` now. */
+  readyForImage(kind: FrameKind, source: string): void;
   /** The client is gone. */
   forget(session: ClientSession): void;
 }
@@ -60,11 +74,8 @@ export class ClientSession {
   readonly counters = zeroCounters();
   /** Answered the last ping. */
   private alive = true;
-  private frameInFlight = false;
-  /** The newest image encoded while the previous one was still being sent. */
-  private readonly imageSlot = new LatestSlot<EncodedImage>();
-  /** Sequence number of the last image sent, or of the write before it subscribed. */
-  private lastFrameSeq: number;
+  /** Per source id. */
+  private images = new Map<string, SourceImages>();
   private gone = false;
 
   constructor(
@@ -72,7 +83,6 @@ export class ClientSession {
     readonly ws: WebSocket,
     private readonly host: SessionHost,
   ) {
-    this.lastFrameSeq = host.framesWritten;
     ws.on('message', (data, isBinary) => this.onMessage(data, isBinary));
     ws.on('pong', () => (this.alive = true));
     // Protocol violations (an oversized message) close this client; ws reports them here.
@@ -86,27 +96,33 @@ export class ClientSession {
     this.helloSent = true;
   }
 
-  wantsImages(kind: FrameKind): boolean {
-    return this.helloSent && this.subscription.frames && this.subscription.frameKind === kind && this.ws.readyState === WebSocket.OPEN;
+  /** This client takes the signal, images and class maps of `source`. */
+  takes(source: string): boolean {
+    return this.subscription.sources === null || this.subscription.sources.includes(source);
   }
 
-  /** Wants images of `kind` and has none in flight. */
-  readyFor(kind: FrameKind): boolean {
-    return this.wantsImages(kind) && !this.frameInFlight;
+  wantsImages(kind: FrameKind, source: string): boolean {
+    return this.helloSent && this.subscription.frames && this.subscription.frameKind === kind && this.takes(source) && this.ws.readyState === WebSocket.OPEN;
   }
 
-  signal(data: Buffer): void {
-    if (this.helloSent && this.subscription.signal) this.count(this.sendDroppable(data, false) ? 'signalsSent' : 'signalsDropped');
+  /** Wants images of `kind` from `source` and has none of it in flight. */
+  readyFor(kind: FrameKind, source: string): boolean {
+    return this.wantsImages(kind, source) && !this.imagesOf(source).inFlight;
   }
 
-  classMap(data: Buffer): void {
-    if (this.helloSent && this.subscription.classMap) this.count(this.sendDroppable(data, true) ? 'classMapsSent' : 'classMapsDropped');
+  signal(data: Buffer, source: string): void {
+    if (this.helloSent && this.subscription.signal && this.takes(source)) this.count(this.sendDroppable(data, false) ? 'signalsSent' : 'signalsDropped');
   }
 
-  /** Sends the image now, or keeps it as the newest waiting one. */
+  classMap(data: Buffer, source: string): void {
+    if (this.helloSent && this.subscription.classMap && this.takes(source)) this.count(this.sendDroppable(data, true) ? 'classMapsSent' : 'classMapsDropped');
+  }
+
+  /** Sends the image now, or keeps it as the newest waiting one of its source. */
   image(encoded: EncodedImage): void {
-    if (!this.wantsImages(encoded.kind)) return;
-    if (this.frameInFlight) this.imageSlot.put(encoded);
+    if (!this.wantsImages(encoded.kind, encoded.source)) return;
+    const mine = this.imagesOf(encoded.source);
+    if (mine.inFlight) mine.slot.put(encoded);
     else this.sendImage(encoded);
   }
 
@@ -115,12 +131,12 @@ export class ClientSession {
    * sent, and those written since its last image but the newest, which may still reach it.
    */
   skipped(): number {
-    const outstanding = this.subscription.frames ? Math.max(0, this.host.framesWritten - this.lastFrameSeq - 1) : 0;
-    return this.counters.framesSkipped + outstanding;
+    return this.counters.framesSkipped + (this.subscription.frames ? this.outstanding(1) : 0);
   }
 
   stats(): ClientStats {
-    return { id: this.id, subscription: { ...this.subscription }, bufferedAmount: this.ws.bufferedAmount, frameInFlight: this.frameInFlight, ...this.counters, framesSkipped: this.skipped() };
+    const frameInFlight = [...this.images.values()].some((s) => s.inFlight);
+    return { id: this.id, subscription: { ...this.subscription }, bufferedAmount: this.ws.bufferedAmount, frameInFlight, ...this.counters, framesSkipped: this.skipped() };
   }
 
   sendStats(clients: number): void {
@@ -152,8 +168,8 @@ export class ClientSession {
   end(): void {
     if (this.gone) return;
     this.gone = true;
-    this.imageSlot.take();
-    if (this.subscription.frames) this.count('framesSkipped', this.host.framesWritten - this.lastFrameSeq);
+    if (this.subscription.frames) this.count('framesSkipped', this.outstanding(0));
+    this.images.clear();
     this.host.forget(this);
   }
 
@@ -169,18 +185,33 @@ export class ClientSession {
     return true;
   }
 
+  /** The images of a source this client is due, from when it subscribed. */
+  private imagesOf(source: string): SourceImages {
+    let s = this.images.get(source);
+    if (!s) this.images.set(source, (s = { inFlight: false, slot: new LatestSlot<EncodedImage>(), lastSeq: this.host.writtenOf(source) }));
+    return s;
+  }
+
+  /** Frames of the sources it takes written since their last image sent, less `keep` per source (the newest, which may still reach it). */
+  private outstanding(keep: number): number {
+    let n = 0;
+    for (const source of this.host.sourceIds) if (this.takes(source)) n += Math.max(0, this.host.writtenOf(source) - this.imagesOf(source).lastSeq - keep);
+    return n;
+  }
+
   private sendImage(encoded: EncodedImage): void {
-    this.count('framesSkipped', Math.max(0, encoded.seq - this.lastFrameSeq - 1));
-    this.lastFrameSeq = encoded.seq;
-    this.frameInFlight = true;
+    const mine = this.imagesOf(encoded.source);
+    this.count('framesSkipped', Math.max(0, encoded.seq - mine.lastSeq - 1));
+    mine.lastSeq = encoded.seq;
+    mine.inFlight = true;
     // Called once the image is handed to the kernel: a client that does not read stays busy.
     this.ws.send(encoded.message, { binary: true }, (err) => {
-      this.frameInFlight = false;
+      mine.inFlight = false;
       if (err) return;
       this.count('framesSent');
-      const next = this.imageSlot.take();
-      if (next && this.wantsImages(next.kind) && !this.host.closing) this.sendImage(next);
-      else this.host.readyForImage(this.subscription.frameKind);
+      const next = mine.slot.take();
+      if (next && this.wantsImages(next.kind, next.source) && !this.host.closing) this.sendImage(next);
+      else this.host.readyForImage(this.subscription.frameKind, encoded.source);
     });
   }
 
@@ -210,13 +241,16 @@ export class ClientSession {
       frameKind: msg.frameKind ?? before.frameKind,
       signal: msg.signal ?? before.signal,
       classMap: msg.classMap ?? before.classMap,
+      sources: msg.sources === undefined ? before.sources : msg.sources,
     };
-    this.subscription = after;
-    if (after.frames !== before.frames || after.frameKind !== before.frameKind) {
-      if (before.frames) this.count('framesSkipped', this.host.framesWritten - this.lastFrameSeq);
-      this.imageSlot.take();
-      this.lastFrameSeq = this.host.framesWritten;
+    if (after.frames !== before.frames || after.frameKind !== before.frameKind || String(after.sources) !== String(before.sources)) {
+      if (before.frames) this.count('framesSkipped', this.outstanding(0));
+      this.images = new Map();
+      this.subscription = after;
+      // From now on: the images due start at the sources' current writes.
+      for (const source of this.host.sourceIds) if (this.takes(source)) this.imagesOf(source);
     }
-    if (after.frames) this.host.readyForImage(after.frameKind);
+    this.subscription = after;
+    if (after.frames) for (const source of this.host.sourceIds) if (this.takes(source)) this.host.readyForImage(after.frameKind, source);
   }
 }

@@ -71,6 +71,8 @@ export class WebSocketSink implements Sink, SessionHost {
   readonly listening: Promise<{ host: string; port: number }>;
   readonly metrics = new LiveMetrics();
   framesWritten = 0;
+  /** Frames written per source: each source's image sequence. */
+  private readonly writtenBySource = new Map<string, number>();
   connections = 0;
   closing = false;
   /** Over all clients, those gone included. */
@@ -136,6 +138,7 @@ export class WebSocketSink implements Sink, SessionHost {
   async open(ctx: PipelineContext): Promise<void> {
     const { shown } = await this.endpoint.bound(this.uri, '--serve');
     this.context = ctx;
+    for (const s of ctx.streams) this.writtenBySource.set(s.sourceId, 0);
     this.metrics.open(ctx);
     this.log(`serving on ws://${shown} (viewer: http://${shown}/); metrics on http://${shown}/metrics, health on /healthz`);
     for (const c of this.clients) this.sendHello(c);
@@ -143,23 +146,26 @@ export class WebSocketSink implements Sink, SessionHost {
 
   /** Never waits: every send is handed to the socket or dropped, images are encoded in the background. */
   write(frame: ProcessedFrame): void {
-    const seq = ++this.framesWritten;
+    this.framesWritten++;
+    const source = frame.meta.sourceId;
+    const seq = this.writtenBySource.get(source)! + 1;
+    this.writtenBySource.set(source, seq);
     this.metrics.frame(frame);
     if (this.clients.size === 0) return;
     let classMap: Buffer | undefined;
     for (const c of this.clients) {
-      if (!c.helloSent || !c.subscription.classMap) continue;
+      if (!c.helloSent || !c.subscription.classMap || !c.takes(source)) continue;
       if (!classMap) ({ message: classMap, grid: this.classMapGrid } = classMapMessage(frame, this.opts.classMapScale));
-      c.classMap(classMap);
+      c.classMap(classMap, source);
     }
     this.images.offer(frame, seq);
   }
 
-  /** A signal message to every subscribed client (also a live source's stale ticks); never waits. */
+  /** A signal message to every client subscribed to its source (also a live source's stale ticks); never waits. */
   writeSignal(message: SignalMessage): void {
     this.metrics.signal(message);
     const signal = Buffer.from(JSON.stringify(message), 'utf8');
-    for (const c of this.clients) c.signal(signal);
+    for (const c of this.clients) c.signal(signal, message.source);
   }
 
   async close(): Promise<void> {
@@ -181,8 +187,14 @@ export class WebSocketSink implements Sink, SessionHost {
   countTotal(counter: keyof DeliveryCounters, n: number): void {
     this.totals[counter] += n;
   }
-  readyForImage(kind: 'overlay' | 'source'): void {
-    this.images.pump(kind);
+  readyForImage(kind: 'overlay' | 'source', source: string): void {
+    this.images.pump(kind, source);
+  }
+  writtenOf(source: string): number {
+    return this.writtenBySource.get(source) ?? 0;
+  }
+  get sourceIds(): readonly string[] {
+    return [...this.writtenBySource.keys()];
   }
   forget(session: ClientSession): void {
     this.clients.delete(session);

@@ -44,6 +44,10 @@
     chartDirty: false,
     /** The user moved the opacity slider (then a reconnect's hello does not reset it). */
     opacityChosen: false,
+    /** The source shown enlarged (its images, class map and signal); the others are tiles. */
+    selected: null,
+    /** Per source id of a run with several: its tile's canvas and whether it is decoding. */
+    tiles: new Map(),
   };
 
   function setConnection(name, text) {
@@ -106,13 +110,55 @@
     state.hello = hello;
     // The server's overlay opacity is the starting value (older servers do not send it).
     if (typeof hello.opacity === 'number' && !state.opacityChosen) setOpacity(hello.opacity);
-    $('info').textContent = `${hello.model} on ${hello.device} · ${hello.source.id} ${hello.source.width}×${hello.source.height} @ ${hello.source.fps.toFixed(1)} fps`;
-    $('stage').style.aspectRatio = `${hello.source.width} / ${hello.source.height}`;
+    const sources = hello.sources ?? [hello.source];
+    if (!sources.some((s) => s.id === state.selected)) state.selected = sources[0].id;
+    buildTiles(sources);
+    select(state.selected);
     buildLegend(hello);
     subscribe();
   }
 
+  /** A run with several sources: one tile per source, side by side; a click enlarges its source. */
+  function buildTiles(sources) {
+    const strip = $('sources');
+    strip.replaceChildren();
+    state.tiles.clear();
+    strip.hidden = sources.length < 2;
+    if (sources.length < 2) return;
+    for (const s of sources) {
+      const figure = document.createElement('figure');
+      figure.dataset.source = s.id;
+      const canvas = document.createElement('canvas');
+      canvas.width = 320;
+      canvas.height = Math.round((320 * s.height) / s.width);
+      const caption = document.createElement('figcaption');
+      caption.textContent = s.id;
+      figure.append(canvas, caption);
+      figure.addEventListener('click', () => select(s.id));
+      strip.append(figure);
+      state.tiles.set(s.id, { canvas, decoding: false });
+    }
+  }
+
+  function select(id) {
+    const hello = state.hello;
+    const s = (hello.sources ?? [hello.source]).find((x) => x.id === id) ?? hello.source;
+    if (state.selected !== s.id) {
+      state.history = [];
+      state.classMap = null;
+      drawClasses();
+    }
+    state.selected = s.id;
+    for (const f of $('sources').children) f.classList.toggle('selected', f.dataset.source === s.id);
+    $('info').textContent = `${hello.model} on ${hello.device} · ${s.id} ${s.width}×${s.height} @ ${s.fps.toFixed(1)} fps`;
+    $('stage').style.aspectRatio = `${s.width} / ${s.height}`;
+  }
+
+  /** Of a run with several sources: the frame is not the enlarged source's. */
+  const elsewhere = (source) => source !== undefined && state.selected !== null && source !== state.selected;
+
   function onSignal(signal) {
+    if (elsewhere(signal.source)) return;
     state.signals++;
     state.signalsInWindow++;
     const confidence = typeof signal.confidence === 'number' ? signal.confidence * 100 : null;
@@ -217,8 +263,27 @@
     else if (kind === BinaryKind.classMap) onClassMap(header, payload);
   }
 
-  /** Decodes one image at a time; newer images arriving meanwhile replace each other. */
+  /** A tile's image: decoded when the tile is free, dropped otherwise (tiles are small and many). */
+  function onTileImage(header, jpeg) {
+    const tile = state.tiles.get(header.source);
+    if (!tile || tile.decoding) return;
+    tile.decoding = true;
+    createImageBitmap(new Blob([jpeg], { type: header.mime }))
+      .then((bitmap) => {
+        tile.canvas.getContext('2d').drawImage(bitmap, 0, 0, tile.canvas.width, tile.canvas.height);
+        bitmap.close();
+      })
+      .catch(() => {})
+      .finally(() => (tile.decoding = false));
+  }
+
   function onImage(header, jpeg) {
+    if (state.tiles.size) onTileImage(header, jpeg);
+    if (!elsewhere(header.source)) showImage(header, jpeg);
+  }
+
+  /** Decodes one image at a time; newer images arriving meanwhile replace each other. */
+  function showImage(header, jpeg) {
     if (state.decoding) {
       if (state.pendingImage) state.framesNotDrawn++;
       state.pendingImage = { header, jpeg };
@@ -242,11 +307,12 @@
         state.decoding = false;
         const next = state.pendingImage;
         state.pendingImage = null;
-        if (next) onImage(next.header, next.jpeg);
+        if (next) showImage(next.header, next.jpeg);
       });
   }
 
   function onClassMap(header, rle) {
+    if (elsewhere(header.source)) return;
     const cells = new Uint8Array(header.width * header.height);
     let o = 0;
     for (let i = 0; i + 1 < rle.length && o < cells.length; i += 2) {
