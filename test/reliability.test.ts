@@ -111,8 +111,8 @@ describe('models', () => {
   function customModel(onnx: Buffer): string {
     const dir = tempDir();
     writeFileSync(join(dir, 'tiny.onnx'), onnx);
-    const { manifestPath: _, ...base } = getManifest();
-    writeFileSync(join(dir, 'tiny.json'), JSON.stringify({ ...base, id: 'tiny', default: false, weights: 'tiny.onnx', sha256: sha256(onnx) }));
+    const { manifestPath: _, ...base } = getManifest('deeplabv3-mnedgetpu-slim');
+    writeFileSync(join(dir, 'tiny.json'), JSON.stringify({ ...base, id: 'tiny', default: false, weights: { fp32: { file: 'tiny.onnx', sha256: sha256(onnx) } } }));
     return join(dir, 'tiny.json');
   }
   const image: ValueSpec = { name: 'image', elemType: ElemType.uint8, dims: [1, 'h', 'w', 3] };
@@ -120,7 +120,7 @@ describe('models', () => {
   const logits: ValueSpec = { name: 'logits', elemType: ElemType.float, dims: [1, 'h', 'w', 3] };
   const cases: [string, Buffer, RegExp][] = [
     ['the wrong input name', buildOnnx({ inputs: [{ ...image, name: 'input' }], outputs: [labels, logits], nodes: [{ op: 'Identity', inputs: ['input'], outputs: ['labels'] }, { op: 'Cast', inputs: ['input'], outputs: ['logits'], ints: { to: 1 } }] }), /no input "image"/],
-    ['the wrong input shape', buildOnnx({ inputs: [{ ...image, dims: [1, 3, 'h', 'w'] }], outputs: [labels, logits], nodes: [{ op: 'Identity', inputs: ['image'], outputs: ['labels'] }, { op: 'Cast', inputs: ['image'], outputs: ['logits'], ints: { to: 1 } }] }), /input "image" has shape \[1,3,h,w\], expected \[1,H,W,3\]/],
+    ['the wrong input shape', buildOnnx({ inputs: [{ ...image, dims: [1, 3, 'h', 'w'] }], outputs: [labels, logits], nodes: [{ op: 'Identity', inputs: ['image'], outputs: ['labels'] }, { op: 'Cast', inputs: ['image'], outputs: ['logits'], ints: { to: 1 } }] }), /input "image" has shape \[1,3,h,w\], expected \[N,H,W,3\]/],
     ['the wrong outputs', buildOnnx({ inputs: [image], outputs: [{ ...labels, name: 'mask' }], nodes: [{ op: 'Identity', inputs: ['image'], outputs: ['mask'] }] }), /no output "labels".*no output "logits"/],
     ['a corrupt ONNX file', Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 31) % 256)), /not a valid ONNX model/],
   ];
