@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { getManifest } from '../src/engine/registry.js';
 import { describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from './helpers/cli.js';
 import { cli, modelsDir, tempDir, videos } from './helpers/paths.js';
@@ -63,7 +64,7 @@ describe('roadseg run: what the user sees', () => {
       await page.goto(`file://${join(dir, 'report.html')}`);
       expect(await page.title()).toBe('roadseg report: udacity_lanelines_solidWhiteRight.mp4');
       const facts = await page.locator('table.facts').innerText();
-      expect(facts).toMatch(/model\s+deeplabv3-mnedgetpu-slim/);
+      expect(facts).toMatch(new RegExp(`model\\s+${getManifest().id}`));
       expect(facts).toMatch(/frames\s+25 frames through the pipeline/);
       for (const series of ['drivable %', 'ego corridor %']) {
         const d = await page.locator(`#plot-road path[data-series="${series}"]`).getAttribute('d');
@@ -110,7 +111,7 @@ describe('roadseg run: what the user sees', () => {
     const version = (JSON.parse(readFileSync(join(import.meta.dirname, '..', 'package.json'), 'utf8')) as { version: string }).version;
     for (const flag of ['--version', '-V']) expect(runCli([flag]).stdout.trim()).toBe(version);
     const run = runCli(['run', '--help']).stdout.replace(/\s+/g, ' ');
-    for (const text of ['class colour opacity, 0..1 (default: 0.45)', 'at most (default: 3 for files, 1 for live sources)', 'keep every n-th frame (default: 1)', '(default: 0.5,0.6,1,0.1,0.7)', 'not a terminal; 0 for none (default: 10)', 'blocked below this drivable % (default: 50)']) expect(run).toContain(text);
+    for (const text of ['class colour opacity, 0..1 (default: 0.45)', 'at most (1 to 16) (default: 3 for files, 1 for live sources)', 'keep every n-th frame (default: 1)', '(default: 0.5,0.6,1,0.1,0.7)', 'not a terminal; 0 for none (default: 10)', 'blocked below this drivable % (default: 50)']) expect(run).toContain(text);
     const segment = runCli(['segment', '--help']).stdout.replace(/\s+/g, ' ');
     for (const text of ['(default: 0.45)', '(default: 0.5,0.6,1,0.1,0.7)', '(default: "out/segment")']) expect(segment).toContain(text);
   });
