@@ -49,10 +49,12 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
   let outputs: OutputClaim | undefined;
   // `stop` of the handle, for sinks that end the run (a window's q / Esc); set once it exists.
   let stop = () => {};
-  // A reader of stdout that went away ends the run only when stdout was its one output.
+  // A reader of stdout that went away ends the run only when stdout was its one output
+  // (the caller's own sinks, such as the CLI's run statistics, are not outputs of the run).
   const stdoutClosed = (lines: number) => {
-    log(`standard output was closed by its reader after ${lines} signal lines; the signal on stdout ends there${sinks.length > 1 ? ', the other sinks carry on' : ', stopping'}`);
-    if (sinks.length === 1) stop();
+    const outputs = sinks.length - (opts.sinks?.length ?? 0);
+    log(`standard output was closed by its reader after ${lines} signal lines; the signal on stdout ends there${outputs > 1 ? ', the other sinks carry on' : ', stopping'}`);
+    if (outputs === 1) stop();
   };
   const deps = { stop: () => stop(), stdoutClosed, serve: config.serve, videoQuality: config.videoQuality, opacity: config.opacity };
   try {
