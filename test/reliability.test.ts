@@ -194,7 +194,7 @@ describe('outputs', () => {
 
   it('a full disk: a clear error, a clean stop, the partial video finalised and playable', () => {
     const mnt = tempDir('roadseg-full-');
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=5m', 'tmpfs', mnt]);
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', mnt]);
     try {
       const r = runCli(['run', join(videos, 'udacity_vehicledet_pr2_test_small2.mp4'), '--loop', '--out', join(mnt, 'o.mp4'), '--signal', join(mnt, 's.jsonl'), ...fast]);
       expect(r.code).toBe(5);
