@@ -16,10 +16,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
-import type { SignalMessage } from '../core/signal.js';
-import type { PipelineContext, ProcessedFrame, Sink } from '../core/sink.js';
+import type { PipelineContext } from '../core/sink.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
-import { SendQueue, throttledLog, within } from '../util/broker.js';
+import { within } from '../util/broker.js';
+import { QueuedSignalSink } from './queued-signal.js';
 
 export const mqttDefaults = {
   /** Messages held while the broker is down or slow (about 33 s of one 30 fps source). */
@@ -71,24 +71,23 @@ export function statusTopicOf(topic: string): string {
   return cut > 0 ? `${topic.slice(0, cut)}/status` : `${topic}/status`;
 }
 
-export class MqttSink implements Sink {
+export class MqttSink extends QueuedSignalSink {
   readonly name: string;
-  readonly policy = 'every' as const;
   readonly target: MqttTarget;
-  reconnects = 0;
   private client: MqttClient | undefined;
   private readonly statusTopic: string;
   private retryMs: number = mqttDefaults.reconnectMinMs;
   private retryTimer: NodeJS.Timeout | undefined;
-  private readonly queue: SendQueue<string>;
-  private readonly warn: (line: string) => void;
 
   constructor(readonly uri: string, log: (line: string) => void = (line) => process.stderr.write(`roadseg: ${line}\n`)) {
+    super(mqttDefaults, log);
     this.target = parseMqttUri(uri);
     this.name = `mqtt ${this.target.url}/${this.target.topic}`;
     this.statusTopic = statusTopicOf(this.target.topic);
-    this.warn = throttledLog(log);
-    this.queue = new SendQueue((payload) => this.publish(this.target.topic, payload, { qos: this.target.qos }), mqttDefaults);
+  }
+
+  protected send(payload: string): Promise<void> {
+    return this.publish(this.target.topic, payload, { qos: this.target.qos });
   }
 
   open(_ctx: PipelineContext): void {
@@ -125,18 +124,6 @@ export class MqttSink implements Sink {
       this.retryMs = Math.min(this.retryMs * 2, mqttDefaults.reconnectMaxMs);
     });
     client.on('error', (e) => this.warn(`mqtt ${this.target.url}: ${messageOf(e)} (retrying; signal messages are dropped meanwhile)`));
-  }
-
-  write(frame: ProcessedFrame): void {
-    this.writeSignal(frame.signal);
-  }
-
-  writeSignal(message: SignalMessage): void {
-    this.queue.push(JSON.stringify(message));
-  }
-
-  stats(): Record<string, number> {
-    return { ...this.queue.counters(), reconnects: this.reconnects };
   }
 
   async close(): Promise<void> {

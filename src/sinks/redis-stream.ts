@@ -11,10 +11,10 @@
  * ROADSEG_REDIS_PASSWORD), never from the URI.
  */
 import { Redis } from 'ioredis';
-import type { SignalMessage } from '../core/signal.js';
-import type { PipelineContext, ProcessedFrame, Sink } from '../core/sink.js';
+import type { PipelineContext } from '../core/sink.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
-import { SendQueue, parseRedisUrl, throttledLog, within, type RedisServer } from '../util/broker.js';
+import { parseRedisUrl, within, type RedisServer } from '../util/broker.js';
+import { QueuedSignalSink } from './queued-signal.js';
 
 export const redisStreamDefaults = {
   maxlen: 10_000,
@@ -52,21 +52,16 @@ export function parseRedisStreamUri(uri: string): RedisStreamTarget {
   return { server, key, maxlen };
 }
 
-export class RedisStreamSink implements Sink {
+export class RedisStreamSink extends QueuedSignalSink {
   readonly name: string;
-  readonly policy = 'every' as const;
   readonly target: RedisStreamTarget;
-  reconnects = 0;
   private client: Redis | undefined;
-  private readonly queue: SendQueue<string>;
-  private readonly warn: (line: string) => void;
 
   constructor(readonly uri: string, log: (line: string) => void = (line) => process.stderr.write(`roadseg: ${line}\n`)) {
+    super(redisStreamDefaults, log);
     this.target = parseRedisStreamUri(uri);
     const { host, port, db } = this.target.server;
     this.name = `redis ${host}:${port}/${db} stream ${this.target.key}`;
-    this.warn = throttledLog(log);
-    this.queue = new SendQueue((payload) => this.xadd(payload), redisStreamDefaults);
   }
 
   open(_ctx: PipelineContext): void {
@@ -87,18 +82,6 @@ export class RedisStreamSink implements Sink {
     client.on('error', (e: unknown) => this.warn(`redis ${host}:${port}: ${messageOf(e)} (retrying; signal messages are dropped meanwhile)`));
   }
 
-  write(frame: ProcessedFrame): void {
-    this.writeSignal(frame.signal);
-  }
-
-  writeSignal(message: SignalMessage): void {
-    this.queue.push(JSON.stringify(message));
-  }
-
-  stats(): Record<string, number> {
-    return { ...this.queue.counters(), reconnects: this.reconnects };
-  }
-
   async close(): Promise<void> {
     const client = this.client;
     if (!client) return;
@@ -108,7 +91,7 @@ export class RedisStreamSink implements Sink {
     client.disconnect();
   }
 
-  private async xadd(payload: string): Promise<void> {
+  protected async send(payload: string): Promise<void> {
     if (!this.client) throw new Error('closed');
     await this.client.xadd(this.target.key, 'MAXLEN', '~', this.target.maxlen, '*', redisStreamDefaults.field, payload);
   }
