@@ -283,9 +283,11 @@ export function createGraph(parts: GraphParts): PipelineHandle {
     });
   };
 
-  /** The frame as sinks see it; its Mats are released once the graph and every holder let go. */
-  const graphRefs = new WeakMap<ProcessedFrame, () => void>();
-  const finished = (x: InFlight & Omit<ProcessedFrame, 'signal' | 'retain'>): ProcessedFrame => {
+  /**
+   * The frame as sinks see it, and the graph's own hold on it (`letGo`): its Mats are released
+   * once the graph and every holder let go.
+   */
+  const finished = (x: InFlight & Omit<ProcessedFrame, 'signal' | 'retain'>): { frame: ProcessedFrame; letGo: () => void } => {
     let holders = 1;
     const letGo = () => {
       if (--holders === 0) for (const m of new Set(x.mats)) m.release();
@@ -307,8 +309,7 @@ export function createGraph(parts: GraphParts): PipelineHandle {
         };
       },
     };
-    graphRefs.set(frame, letGo);
-    return frame;
+    return { frame, letGo };
   };
 
   /** Once a lane has ended and its last frame has left the graph: finalise its own sinks. */
@@ -406,8 +407,8 @@ export function createGraph(parts: GraphParts): PipelineHandle {
           const overlay = processor.render(x.image, x.analysis, x.summary);
           return { ...x, mats: [...x.mats, overlay], overlay };
         }),
-        map((x) => ({ frame: finished(x), lane: x.lane })),
-        concatMap(async ({ frame, lane }) => {
+        map((x) => ({ ...finished(x), lane: x.lane })),
+        concatMap(async ({ frame, letGo, lane }) => {
           const t0 = performance.now();
           let current: Sink | undefined;
           try {
@@ -431,15 +432,15 @@ export function createGraph(parts: GraphParts): PipelineHandle {
           }
           frame.timings.sinksMs = performance.now() - t0;
           sample(lane, 'sinks', frame.timings.sinksMs);
-          return { frame, lane };
+          return { frame, letGo, lane };
         }),
-        tap(({ frame, lane }) => {
+        tap(({ frame, letGo, lane }) => {
           if (frame.meta.index < lane.failedAt) {
             sample(lane, 'endToEnd', Date.now() - frame.meta.captureTimeMs);
             lane.stats.frameDone();
             results.next(frame);
           }
-          graphRefs.get(frame)!();
+          letGo();
           leave(lane, frame.meta.index);
         }),
         takeUntil(aborted),
