@@ -2,10 +2,13 @@
  * `npm run bench`: speed of the streaming graph against the model alone, measured side by side in
  * one run on one real clip (these machines are noisy: compare the ratios, not absolute fps).
  *
- *   bare       the engine alone on tensors prepared beforehand (the ceiling), fp32 and int8
- *   pipeline   the whole graph with no sinks, and with the video file and signal sinks, each
- *              precision; the precisions alternate within each round so that drift in machine load
- *              hits both alike
+ *   bare       the engine alone on tensors prepared beforehand (the ceiling): DeepLabV3 fp32 and
+ *              its reduced precision on this provider (int8 on the CPU, fp16 on WebGPU), and the
+ *              default model (EfficientViT-B0, fp32), which replaced DeepLabV3 fp32 as what a
+ *              plain `roadseg run` infers
+ *   pipeline   the whole graph with no sinks, and with the video file and signal sinks, for each;
+ *              the variants alternate within each round so that drift in machine load hits all
+ *              alike
  *   websocket  the graph with 20 reading websocket clients and one stalled, over no clients
  *   latency    live sources: end-to-end latency with 1 and 2 frames in flight, on the clip paced
  *              in real time and on an MJPEG-over-HTTP stream served by a local ffmpeg
@@ -23,7 +26,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { createServer } from 'node:net';
-import type { InputTensor } from '../src/core/model.js';
+import type { InputTensor, Precision } from '../src/core/model.js';
 import { SegmentationEngine, type EngineOptions } from '../src/engine/engine.js';
 import { getManifest } from '../src/engine/registry.js';
 import { packageRoot } from '../src/util/package.js';
@@ -66,13 +69,16 @@ const threads = args.threads ? Number(args.threads) : undefined;
 const inFlight = args['in-flight'] ? Number(args['in-flight']) : undefined;
 const log = (l: string) => process.stderr.write(`bench: ${l}\n`);
 
-const precisions = ['fp32', 'int8'] as const;
-type Precision = (typeof precisions)[number];
-
-/** DeepLabV3, the model with fp32 and int8 weights, at the precision asked for. */
-function precisionOptions(p: Precision): EngineOptions {
-  return { model: 'deeplabv3-mnedgetpu-slim', precision: p };
-}
+/** DeepLabV3's reduced precision on each provider: int8 on the CPU, fp16 on WebGPU (none on CUDA). */
+const reduced = ({ cpu: 'int8', webgpu: 'fp16' } as Partial<Record<DeviceChoice, Precision>>)[device];
+/** DeepLabV3 (the model with several precisions) in fp32 and its reduced precision, and the default model. */
+const variantOptions: Record<string, EngineOptions> = {
+  fp32: { model: 'deeplabv3-mnedgetpu-slim', precision: 'fp32' },
+  ...(reduced && { [reduced]: { model: 'deeplabv3-mnedgetpu-slim', precision: reduced } }),
+  default: { precision: 'auto' },
+};
+type Variant = string;
+const variants = Object.keys(variantOptions);
 
 async function bareFps(engine: SegmentationEngine): Promise<number> {
   const source = openSource(clip, { duration: undefined });
@@ -104,10 +110,10 @@ async function runPipeline(engine: SegmentationEngine, config: Omit<PipelineConf
   }
 }
 
-const engines = {} as Record<Precision, SegmentationEngine>;
-for (const p of precisions) engines[p] = await SegmentationEngine.create({ ...precisionOptions(p), device, threads, ...(modelsDir && p === 'fp32' && { modelsDir }), log });
+const engines: Record<Variant, SegmentationEngine> = {};
+for (const v of variants) engines[v] = await SegmentationEngine.create({ ...variantOptions[v]!, device, threads, ...(modelsDir && { modelsDir }), log });
 const out = mkdtempSync(join(tmpdir(), 'roadseg-bench-'));
-const rows: { name: string; precision: Precision; fps: number }[] = [];
+const rows: { name: string; variant: Variant; fps: number }[] = [];
 const memory = args['in-memory'] ? await DecodedFrames.decode(clip, Math.min(frames, 30)) : undefined;
 const sinkSets: [string, string[]][] = memory ? [['pipeline from memory, no sinks', []]] : [
   ['pipeline, no sinks', []],
@@ -115,24 +121,25 @@ const sinkSets: [string, string[]][] = memory ? [['pipeline from memory, no sink
 ];
 let encoder = '';
 for (let round = 0; round < rounds; round++) {
-  for (const p of round % 2 ? [...precisions].reverse() : precisions) {
-    rows.push({ name: 'bare inference', precision: p, fps: await bareFps(engines[p]) });
+  for (const v of round % 2 ? [...variants].reverse() : variants) {
+    const engine = engines[v]!;
+    rows.push({ name: 'bare inference', variant: v, fps: await bareFps(engine) });
     for (const [name, sinks] of sinkSets) {
-      const s = await runPipeline(engines[p], { sinks }, { count: frames }, memory?.source());
-      rows.push({ name, precision: p, fps: s.fps });
+      const s = await runPipeline(engine, { model: engine.manifest.id, precision: engine.precision, sinks }, { count: frames }, memory?.source());
+      rows.push({ name, variant: v, fps: s.fps });
       for (const [sink, c] of Object.entries(s.sinks)) if (sink.startsWith('video')) encoder = String(c.codec);
     }
   }
 }
 memory?.dispose();
 
-/** Live latency: in-flight 1 and 2 on the realtime-paced clip and on an MJPEG stream (default precision: int8). */
+/** Live latency: in-flight 1 and 2 on the realtime-paced clip and on an MJPEG stream (DeepLabV3 in its reduced precision). */
 interface LatencyRow { source: string; inFlight: number; fps: number; p50: number; p95: number; inferP50: number; frameIntervalMs: number; goalMs: number; dropped: number }
 const latency: LatencyRow[] = [];
 if (!args['no-latency'] && !memory) {
   const seconds = Number(args['latency-seconds']);
   const measure = async (label: string, config: Omit<PipelineConfigInput, 'source'> & { source?: string }, fps: number, n: number) => {
-    const s = await runPipeline(engines.int8, { ...config, inFlight: n, sinks: [] }, { seconds });
+    const s = await runPipeline(engines[reduced ?? 'fp32']!, { ...config, inFlight: n, sinks: [] }, { seconds });
     const e2e = s.latencyMs.endToEnd;
     const inferP50 = s.latencyMs.infer.p50;
     const frameIntervalMs = 1000 / fps;
@@ -153,20 +160,25 @@ const ws = memory || args['no-websocket'] ? undefined : await benchWebsocket({ c
 // Several sources: 1, 2 and 4 copies of the clip, batched and not (the default model).
 const multi = memory || args['no-multi'] ? undefined : await benchMultiSource({ clip, frames: Math.max(10, Math.round(frames / 2)), rounds: 1, ...(modelsDir && { modelsDir }), log });
 
-const best = (name: string, p: Precision) => Math.max(...rows.filter((r) => r.name === name && r.precision === p).map((r) => r.fps));
+const best = (name: string, v: Variant) => Math.max(...rows.filter((r) => r.name === name && r.variant === v).map((r) => r.fps));
 const names = ['bare inference', ...sinkSets.map(([n]) => n)];
-const provider = engines.fp32.provider;
-console.log(`clip ${clip.split('/').pop()}${memory ? ' (decoded into memory)' : ''}, ${frames} frames per variant, best of ${rounds} rounds, fp32 and int8 alternated in each`);
-console.log(`settings: model ${engines.fp32.manifest.id} on ${provider}; ${availableParallelism()} cores; inference threads ${threads ?? `default (${availableParallelism()})`}; UV_THREADPOOL_SIZE ${process.env.UV_THREADPOOL_SIZE ?? 'default (4)'}; in flight ${inFlight ?? `default (${defaultInFlight.lossless} files, ${defaultInFlight.freshest} live)`}${encoder ? `; video ${encoder}` : ''}`);
-console.log('| variant | fp32 fps | int8 fps | int8 / fp32 | fp32 ratio to bare | int8 ratio to bare |\n|---|---|---|---|---|---|');
+const fp32 = engines.fp32!;
+const def = engines.default!;
+console.log(`clip ${clip.split('/').pop()}${memory ? ' (decoded into memory)' : ''}, ${frames} frames per variant, best of ${rounds} rounds, the variants alternated in each`);
+console.log(`settings: on ${fp32.provider}; ${availableParallelism()} cores; inference threads ${threads ?? `default (${availableParallelism()})`}; UV_THREADPOOL_SIZE ${process.env.UV_THREADPOOL_SIZE ?? 'default (4)'}; in flight ${inFlight ?? `default (${defaultInFlight.lossless} files, ${defaultInFlight.freshest} live)`}${encoder ? `; video ${encoder}` : ''}`);
+console.log(`${['fp32', ...(reduced ? [reduced] : [])].join(', ')}: ${fp32.manifest.id}; default: ${def.manifest.id} ${def.precision} (what \`roadseg run\` infers with no --model)`);
+const others = variants.filter((v) => v !== 'fp32');
+const header = ['variant', ...variants.map((v) => `${v} fps`), ...others.map((v) => `${v} / fp32`), ...variants.map((v) => `${v} ratio to bare`)];
+console.log(`| ${header.join(' | ')} |\n|${header.map(() => '---|').join('')}`);
 for (const name of names) {
-  const f = best(name, 'fp32');
-  const i = best(name, 'int8');
-  console.log(`| ${name} | ${f.toFixed(2)} | ${i.toFixed(2)} | ${(i / f).toFixed(2)} | ${(f / best('bare inference', 'fp32')).toFixed(2)} | ${(i / best('bare inference', 'int8')).toFixed(2)} |`);
+  const toBare = (v: Variant) => (best(name, v) / best('bare inference', v)).toFixed(2);
+  const cells = [name, ...variants.map((v) => best(name, v).toFixed(2)), ...others.map((v) => (best(name, v) / best(name, 'fp32')).toFixed(2)), ...variants.map(toBare)];
+  console.log(`| ${cells.join(' | ')} |`);
 }
 if (!memory) {
-  const goal = best('pipeline, video + signal sinks', 'int8') / best('pipeline, video + signal sinks', 'fp32');
-  console.log(`\npipeline with video + signal: int8 ${goal.toFixed(2)}x fp32 (goal >= 1.8), ${(best('pipeline, video + signal sinks', 'int8') / best('bare inference', 'int8')).toFixed(2)} of bare int8 inference (goal >= 0.85)`);
+  const full = 'pipeline, video + signal sinks';
+  if (reduced === 'int8') console.log(`\npipeline with video + signal: int8 ${(best(full, 'int8') / best(full, 'fp32')).toFixed(2)}x fp32 (goal >= 1.8), ${(best(full, 'int8') / best('bare inference', 'int8')).toFixed(2)} of bare int8 inference (goal >= 0.85)`);
+  console.log(`the default run (${def.manifest.id} ${def.precision}) with video + signal: ${(best(full, 'default') / best(full, 'fp32')).toFixed(2)}x DeepLabV3 fp32, ${(best(full, 'default') / best('bare inference', 'default')).toFixed(2)} of its bare inference`);
 }
 if (latency.length) {
   console.log('\nlive latency (int8, no sinks): end-to-end ms from capture to the sinks');
@@ -175,7 +187,7 @@ if (latency.length) {
 }
 if (ws) console.log(`\nwebsocket: ${ws.fpsWithClients.toFixed(2)} fps with 20 reading clients + 1 stalled, ${ws.fpsNoClients.toFixed(2)} fps with none: ratio ${ws.ratio.toFixed(2)} (CPU ms/frame ${ws.cpuMsPerFrameWithClients.toFixed(0)} vs ${ws.cpuMsPerFrameNoClients.toFixed(0)})`);
 if (multi) console.log(`\nseveral sources (model ${getManifest().id}, ${Math.max(10, Math.round(frames / 2))} frames per source and phase): aggregate fps\n${multiSourceTable(multi)}`);
-if (args.json) writeFileSync(args.json, JSON.stringify({ clip, frames, rounds, model: engines.fp32.manifest.id, device: provider, threads, inFlight, encoder, rows, latency, websocket: ws, multiSource: multi }, null, 2));
+if (args.json) writeFileSync(args.json, JSON.stringify({ clip, frames, rounds, models: Object.fromEntries(variants.map((v) => [v, `${engines[v]!.manifest.id} ${engines[v]!.precision}`])), device: fp32.provider, threads, inFlight, encoder, rows, latency, websocket: ws, multiSource: multi }, null, 2));
 
 /** An MJPEG-over-HTTP stream of a clip, in real time, as an IP camera serves one (one client). */
 async function serveMjpeg(file: string): Promise<{ url: string; stop: () => void }> {

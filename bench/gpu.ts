@@ -18,6 +18,7 @@
  *   --devices LIST       providers to try (default cpu,webgpu,cuda; unavailable ones are reported)
  *   --seconds S          timed runs per cell, at least (default 3), --min-runs N (default 3), --max-runs N (default 100)
  *   --layouts            also time WebGPU with the NHWC layout (the engine's default is NCHW)
+ *                        (WebGPU is always also timed with fp16 weights where the model has them)
  *   --clip PATH          clip for the pipeline part; --pipeline-frames N (default 60); --no-pipeline
  *   --models-dir DIR, --json FILE, --quick (one frame per size, one timed run: for CPU-only checks)
  */
@@ -168,7 +169,9 @@ interface Variant {
 }
 const requested = args.devices!.split(',').map((d) => d.trim()).filter(Boolean) as Provider[];
 const variants: Variant[] = requested.flatMap((p): Variant[] =>
-  p === 'webgpu' && args.layouts ? [{ label: 'webgpu', provider: p, opts: {} }, { label: 'webgpu NHWC', provider: p, opts: { webgpuLayout: 'NHWC' } }] : [{ label: p, provider: p, opts: {} }],
+  p === 'webgpu'
+    ? [{ label: 'webgpu', provider: p, opts: {} }, ...(args.layouts ? [{ label: 'webgpu NHWC', provider: p, opts: { webgpuLayout: 'NHWC' as const } }] : []), { label: 'webgpu fp16', provider: p, opts: { precision: 'fp16' as const } }]
+    : [{ label: p, provider: p, opts: {} }],
 );
 
 interface BareRow {
@@ -212,6 +215,8 @@ const reference = new Map<string, Uint8Array[]>();
 const models = [...new Set(cells.map((c) => c.model))];
 for (const model of models) {
   for (const v of variants) {
+    // fp16 only for the models that have it (DeepLabV3), made from fp32 on first use.
+    if (v.opts.precision && v.opts.precision !== 'auto' && !getManifest(model).weights[v.opts.precision]) continue;
     const modelCells = cells.filter((c) => c.model === model);
     const t0 = performance.now();
     let engine: SegmentationEngine;

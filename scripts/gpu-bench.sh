@@ -35,7 +35,8 @@ pack() {
   stage=$(mktemp -d)
   trap 'rm -rf "$stage"' RETURN
   # Node modules the engine and the bare benchmark load (no OpenCV): checked below by a dry run.
-  local mods=(onnxruntime-common ndarray iota-array is-buffer zod)
+  # onnx-proto and protobufjs make the fp16 weights (--precision fp16) on the GPU machine itself.
+  local mods=(onnxruntime-common ndarray iota-array is-buffer zod onnx-proto protobufjs @protobufjs long)
   mkdir -p "$stage/node_modules/onnxruntime-node/bin/napi-v6/linux" "$stage/$bundle/rt" "$stage/$bundle/models"
   cp -a node_modules/onnxruntime-node/package.json node_modules/onnxruntime-node/dist "$stage/node_modules/onnxruntime-node/"
   cp -a node_modules/onnxruntime-node/bin/napi-v6/linux/x64 "$stage/node_modules/onnxruntime-node/bin/napi-v6/linux/"

@@ -130,7 +130,7 @@ describe('roadseg segment', () => {
 
 describe('roadseg models', () => {
   it('lists the four models as verified, each weight file by precision', () => {
-    const r = runCli(['models', '--json', '--models-dir', modelsDir]);
+    const r = runCli(['models', '--json', '--models-dir', modelsDir], { env: { ROADSEG_CACHE_DIR: tempDir() } });
     expect(r.code).toBe(0);
     const j = JSON.parse(r.stdout);
     expect(j.models.map((m: { id: string; status: string }) => `${m.id}:${m.status}`)).toEqual(
@@ -138,9 +138,11 @@ describe('roadseg models', () => {
     );
     expect(j.models).toHaveLength(4);
     const deeplab = j.models.find((m: { id: string }) => m.id === 'deeplabv3-mnedgetpu-slim');
-    expect(deeplab.weights.map((w: { precision: string; file: string }) => `${w.precision}:${w.file}`)).toEqual([
-      'fp32:deeplabv3_mnedgetpu_slim_cityscapes_dynbatch.onnx',
-      'int8:deeplabv3_mnedgetpu_slim_cityscapes_int8.onnx',
+    expect(deeplab.weights.map((w: { precision: string; file: string; status: string }) => `${w.precision}:${w.file}:${w.status}`)).toEqual([
+      'fp32:deeplabv3_mnedgetpu_slim_cityscapes_dynbatch.onnx:verified',
+      'int8:deeplabv3_mnedgetpu_slim_cityscapes_int8.onnx:verified',
+      // Made from fp32 on first use of --precision fp16; its absence leaves the model verified.
+      'fp16:deeplabv3_mnedgetpu_slim_cityscapes_dynbatch_fp16.onnx:not-made',
     ]);
     expect(existsSync(deeplab.weights[1].path)).toBe(true);
     expect(j.models.find((m: { id: string }) => m.id === 'twinlitenet').heads).toEqual(['drivable', 'lanes']);

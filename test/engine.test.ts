@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { planProviders } from '../src/engine/devices.js';
 import { SegmentationEngine } from '../src/engine/engine.js';
-import { choosePrecision, getManifest, listManifests } from '../src/engine/registry.js';
+import { choosePrecision, getManifest, listManifests, resolveVerifiedWeights } from '../src/engine/registry.js';
 import { Segmenter } from '../src/pipeline/segmenter.js';
 import { readImage } from '../src/sources/images.js';
 import { RoadsegError } from '../src/util/errors.js';
@@ -57,6 +57,30 @@ describe('registry', () => {
     const gpu = (await SegmentationEngine.create({ model: 'deeplabv3-mnedgetpu-slim', precision: 'int8', device: 'webgpu', modelsDir }).catch((e: unknown) => e)) as RoadsegError;
     expect(gpu.exitCode).toBe(2);
     expect(gpu.message).toMatch(/int8 weights .* do not run on webgpu/);
+  });
+
+  it('fp16 weights are made from the verified fp32 file on first use, pinned by sha256, and run on WebGPU only', async () => {
+    process.env.ROADSEG_CACHE_DIR = tempDir();
+    try {
+      const deeplab = getManifest('deeplabv3-mnedgetpu-slim');
+      const lines: string[] = [];
+      const path = await resolveVerifiedWeights(deeplab, 'fp16', modelsDir, (l) => lines.push(l));
+      expect(path).toBe(join(process.env.ROADSEG_CACHE_DIR, 'models', deeplab.weights.fp16!.file));
+      expect(lines.join('\n')).toMatch(/made the fp16 weights of deeplabv3-mnedgetpu-slim from .*_dynbatch\.onnx/);
+      lines.length = 0;
+      expect(await resolveVerifiedWeights(deeplab, 'fp16', modelsDir, (l) => lines.push(l))).toBe(path);
+      expect(lines).toEqual([]);
+      writeFileSync(path, 'damaged');
+      const damaged = (await resolveVerifiedWeights(deeplab, 'fp16', modelsDir).catch((e: unknown) => e)) as RoadsegError;
+      expect(damaged.message).toMatch(/checksum mismatch .*\(fp16\)/);
+      expect(damaged.hint).toMatch(/delete it and roadseg makes it again/);
+      const cpu = (await SegmentationEngine.create({ model: deeplab.id, precision: 'fp16', device: 'cpu', modelsDir }).catch((e: unknown) => e)) as RoadsegError;
+      expect(cpu.exitCode).toBe(2);
+      expect(cpu.message).toMatch(/fp16 weights of model "deeplabv3-mnedgetpu-slim" do not run on cpu/);
+      expect(cpu.hint).toMatch(/--device webgpu/);
+    } finally {
+      delete process.env.ROADSEG_CACHE_DIR;
+    }
   });
 
   it('missing weights name the file and the folders searched', async () => {

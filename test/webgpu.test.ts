@@ -89,6 +89,28 @@ describe.skipIf(!vulkan)('webgpu on this machine (lavapipe where there is no GPU
     }
   });
 
+  it('fp16 weights, made from the fp32 file on first use, agree with the CPU and the signal says fp16', async () => {
+    process.env.ROADSEG_CACHE_DIR = tempDir();
+    const made: string[] = [];
+    const half = await SegmentationEngine.create({ model: 'deeplabv3-mnedgetpu-slim', device: 'webgpu', precision: 'fp16', modelsDir, noWarmup: true, log: (l) => made.push(l) });
+    try {
+      expect(made.join('\n')).toMatch(/made the fp16 weights of deeplabv3-mnedgetpu-slim/);
+      const p = await createPipeline({ source: frames[0]!, sinks: [], modelsDir }, { engine: half });
+      const seen: ProcessedFrame[] = [];
+      p.results.subscribe((f) => seen.push(f));
+      await p.run();
+      expect(seen[0]!.signal).toMatchObject({ device: 'webgpu', precision: 'fp16' });
+      const bgr = toBgr(readImage(frames[0]!));
+      const ref = await cpu.infer(packInput(bgr, cpu.inputSizeFor(bgr.cols, bgr.rows), cpu.manifest.input.colorOrder));
+      const a = agreement(seen[0]!.labels.data, ref.labels.data);
+      console.log(`webgpu fp16 vs cpu fp32, ${bgr.cols}x${bgr.rows}: ${(a * 100).toFixed(3)} %`);
+      expect(a).toBeGreaterThanOrEqual(0.99);
+    } finally {
+      await half.dispose();
+      delete process.env.ROADSEG_CACHE_DIR;
+    }
+  });
+
   it('the provider in use reaches every signal message', async () => {
     const p = await createPipeline({ source: frames[0]!, sinks: [], modelsDir }, { engine: gpu });
     const seen: ProcessedFrame[] = [];

@@ -24,7 +24,7 @@ export function addEngineOptions(cmd: Command): Command {
   return cmd
     .option('-m, --model <id>', 'model id from `roadseg models` (default: the registry default)')
     .option('--drivable-model <id>', 'a second model (with a drivable head, e.g. twinlitenet) that gives the drivable area, ego corridor, road edges and lane lines')
-    .addOption(new Option('--precision <p>', 'weight precision; auto = int8 on the CPU provider where the model has it, else fp32').choices(precisionChoices).default('auto'))
+    .addOption(new Option('--precision <p>', 'weight precision; auto = int8 on the CPU provider where the model has it, else fp32; fp16 (WebGPU, DeepLabV3) is made from fp32 on first use').choices(precisionChoices).default('auto'))
     .addOption(new Option('--tta [scales]', 'test-time augmentation for offline replay: input scales, each also mirrored; scores averaged before the argmax').preset('0.75,1,1.25').argParser(ttaArg))
     .option('--models-dir <dir>', 'folder holding the .onnx weights (else $ROADSEG_MODELS_DIR, ./models-data, ../shared/models)')
     .addOption(new Option('-d, --device <device>', 'execution provider; an explicit one never falls back').choices(deviceChoices).default(defaults.device))

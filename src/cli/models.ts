@@ -1,16 +1,15 @@
 import type { Command } from 'commander';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { probeDevices, planProviders } from '../engine/devices.js';
 import { precisions, type ModelManifest, type Precision, type Provider, type WeightFile } from '../core/model.js';
-import { listManifests, modelSearchDirs, sha256File } from '../engine/registry.js';
+import { listManifests, locateWeights, madeWeightsDir, modelSearchDirs, sha256File } from '../engine/registry.js';
 import { ExitCode, RoadsegError } from '../util/errors.js';
 
 interface WeightStatus {
   precision: Precision;
   file: string;
   path: string | null;
-  status: 'verified' | 'missing' | 'checksum-mismatch';
+  /** `not-made`: a file roadseg makes from another on first use, not made yet. */
+  status: 'verified' | 'missing' | 'checksum-mismatch' | 'not-made';
   /** Providers the file runs on; every provider when absent. */
   providers?: Provider[];
 }
@@ -30,8 +29,8 @@ interface ModelStatus {
 }
 
 async function weightStatus(m: ModelManifest, precision: Precision, file: WeightFile, modelsDir?: string): Promise<WeightStatus> {
-  const path = modelSearchDirs(modelsDir, m).map((d) => join(d, file.file)).find((p) => existsSync(p)) ?? null;
-  const status = path === null ? 'missing' : (await sha256File(path)) === file.sha256 ? 'verified' : 'checksum-mismatch';
+  const path = locateWeights(m, file, modelsDir);
+  const status = path === null ? (file.madeFrom ? 'not-made' : 'missing') : (await sha256File(path)) === file.sha256 ? 'verified' : 'checksum-mismatch';
   return { precision, file: file.file, path, status, ...(file.providers && { providers: file.providers }) };
 }
 
@@ -46,7 +45,7 @@ async function statusOf(m: ModelManifest, modelsDir?: string): Promise<ModelStat
     name: m.name,
     heads: [...(classes ? [`classes (${classes.names.length})`] : []), ...(drivable ? ['drivable'] : []), ...(lanes ? ['lanes'] : [])],
     weights,
-    status: weights.find((w) => w.status !== 'verified')?.status ?? 'verified',
+    status: weights.find((w) => w.status !== 'verified' && w.status !== 'not-made')?.status ?? 'verified',
     input: `${m.input.dtype} ${m.input.layout} ${m.input.colorOrder}, ${rule}`,
     accuracy: `${(m.accuracy.value * 100).toFixed(1)}% ${m.accuracy.metric} (${m.accuracy.dataset})`,
     licence: m.licence,
@@ -84,7 +83,10 @@ export function registerModels(program: Command): void {
       for (const s of statuses) {
         console.log(`${s.default ? '*' : ' '} ${s.id.padEnd(28)} ${s.status.padEnd(17)} ${s.name}`);
         console.log(`    heads:    ${s.heads.join(', ')}`);
-        for (const w of s.weights) console.log(`    ${w.precision.padEnd(5)}     ${w.path ?? w.file + ' (not found)'} ${w.status}${w.providers ? ` (runs on ${w.providers.join(', ')})` : ''}`);
+        for (const w of s.weights) {
+          const where = w.path ?? `${w.file} (${w.status === 'not-made' ? `made from fp32 on first use, into ${madeWeightsDir()}` : 'not found'})`;
+          console.log(`    ${w.precision.padEnd(5)}     ${where} ${w.status}${w.providers ? ` (runs on ${w.providers.join(', ')})` : ''}`);
+        }
         console.log(`    input:    ${s.input}`);
         console.log(`    accuracy: ${s.accuracy}`);
         console.log(`    licence:  ${s.licence}`);

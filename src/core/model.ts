@@ -11,10 +11,10 @@ import type { LabelMap } from './labelmap.js';
 export const providers = ['cpu', 'webgpu', 'cuda'] as const;
 export type Provider = (typeof providers)[number];
 
-/** Numeric precisions a network's weights may be shipped in. */
-export const precisions = ['fp32', 'int8'] as const;
+/** Numeric precisions a network's weights may come in. */
+export const precisions = ['fp32', 'int8', 'fp16'] as const;
 export type Precision = (typeof precisions)[number];
-/** `auto`: int8 on the CPU provider where the model has it, else fp32. */
+/** `auto`: int8 on the CPU provider where the model has it, else fp32 (fp16 only when asked for). */
 export const precisionChoices = ['auto', ...precisions] as const;
 export type PrecisionChoice = (typeof precisionChoices)[number];
 
@@ -47,6 +47,11 @@ const weightFile = z.object({
   sha256: z.string().regex(/^[0-9a-f]{64}$/),
   /** Providers this file gives right results on; all when absent (int8 QDQ: the CPU only). */
   providers: z.array(z.enum(providers)).min(1).optional(),
+  /**
+   * `fp32`: roadseg makes this file itself from the verified fp32 file on first use (fp16: every
+   * float tensor halved), into its cache folder, and checks the result against `sha256`.
+   */
+  madeFrom: z.literal('fp32').optional(),
 });
 
 const logitsOutput = z.object({
@@ -76,7 +81,7 @@ export const ModelManifestSchema = z.object({
   name: z.string(),
   default: z.boolean().default(false),
   /** The network's weight files by precision; fp32 is required. */
-  weights: z.object({ fp32: weightFile, int8: weightFile.optional() }),
+  weights: z.object({ fp32: weightFile, int8: weightFile.optional(), fp16: weightFile.optional() }),
   input: z.object({
     name: z.string(),
     layout: z.literal('NHWC'),

@@ -140,9 +140,10 @@ export class SegmentationEngine {
     if (choice !== 'auto') weightFileOf(manifest, choice);
     const probe = opts.probe ?? probeDevices();
     const plan = planProviders(opts.device ?? 'auto', probe);
-    if (choice !== 'auto' && plan.explicit && !runsOn(weightFileOf(manifest, choice), plan.tries[0]!)) {
-      throw new RoadsegError(`the ${choice} weights of model "${manifest.id}" do not run on ${plan.tries[0]}`, {
-        hint: `they run on ${weightFileOf(manifest, choice).providers!.join(', ')}; use --precision auto or fp32 there`,
+    if (choice !== 'auto' && !plan.tries.some((p) => runsOn(weightFileOf(manifest, choice), p))) {
+      const on = plan.explicit ? plan.tries[0] : `${plan.tries.join(' or ')} (--device ${opts.device ?? 'auto'} here)`;
+      throw new RoadsegError(`the ${choice} weights of model "${manifest.id}" do not run on ${on}`, {
+        hint: `they run on ${weightFileOf(manifest, choice).providers!.join(', ')}; use --precision auto or fp32 there, or --device ${weightFileOf(manifest, choice).providers![0]}`,
         exitCode: ExitCode.usage,
       });
     }
@@ -151,7 +152,7 @@ export class SegmentationEngine {
     const verified = new Map<string, string>();
     const weights = async (m: ModelManifest, p: Precision) => {
       const key = `${m.id}/${p}`;
-      if (!verified.has(key)) verified.set(key, await resolveVerifiedWeights(m, p, opts.modelsDir));
+      if (!verified.has(key)) verified.set(key, await resolveVerifiedWeights(m, p, opts.modelsDir, log));
       return verified.get(key)!;
     };
     const failures: string[] = [];

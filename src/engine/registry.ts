@@ -3,7 +3,8 @@
  * live in a models directory outside the repository and are verified by sha256 before use.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { createReadStream, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
 import { dirname, isAbsolute, join, normalize, resolve } from 'node:path';
 import { z } from 'zod';
 import { ModelManifestSchema, type ModelManifest, type Precision, type PrecisionChoice, type Provider, type WeightFile } from '../core/model.js';
@@ -83,6 +84,29 @@ export function modelSearchDirs(explicit?: string, manifest?: ModelManifest): st
 }
 
 /**
+ * Where roadseg writes the weights it makes itself (`madeFrom` in a manifest): $ROADSEG_CACHE_DIR,
+ * else $XDG_CACHE_HOME/roadseg, else ~/.cache/roadseg; in its `models` folder.
+ */
+export function madeWeightsDir(env: NodeJS.ProcessEnv = process.env): string {
+  const cache = env.ROADSEG_CACHE_DIR || join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'roadseg');
+  return resolve(cache, 'models');
+}
+
+/** Folders a weight file is looked for in: the models folders, and the cache for a made one. */
+function weightDirs(manifest: ModelManifest, file: WeightFile, modelsDir?: string): string[] {
+  return [...modelSearchDirs(modelsDir, manifest), ...(file.madeFrom ? [madeWeightsDir()] : [])];
+}
+
+/** The path of a weight file where it is, else null. */
+export function locateWeights(manifest: ModelManifest, file: WeightFile, modelsDir?: string): string | null {
+  for (const dir of weightDirs(manifest, file, modelsDir)) {
+    const p = join(dir, file.file);
+    if (existsSync(p) && statSync(p).isFile()) return p;
+  }
+  return null;
+}
+
+/**
  * The precision to run: an explicit one as asked (the caller checks it exists), `auto` int8 where
  * the model has an int8 file that runs on this provider (the CPU), else fp32.
  */
@@ -108,9 +132,8 @@ export function weightFileOf(manifest: ModelManifest, precision: Precision): Wei
   return file;
 }
 
-export function findWeights(manifest: ModelManifest, file: WeightFile, modelsDir?: string): string {
-  const dirs = modelSearchDirs(modelsDir, manifest);
-  // Weights are looked up only inside the models folders: a path that climbs out or is absolute is refused.
+/** Weights are looked up only inside the models folders: a path that climbs out or is absolute is refused. */
+function checkWeightPath(manifest: ModelManifest, file: WeightFile): void {
   if (isAbsolute(file.file) || normalize(file.file).split(/[\\/]/).includes('..')) {
     throw new RoadsegError(`the weights path of model "${manifest.id}" leaves the models folders: ${file.file}`, {
       where: manifest.manifestPath,
@@ -118,15 +141,53 @@ export function findWeights(manifest: ModelManifest, file: WeightFile, modelsDir
       exitCode: ExitCode.model,
     });
   }
-  for (const dir of dirs) {
-    const p = join(dir, file.file);
-    if (existsSync(p) && statSync(p).isFile()) return p;
-  }
+}
+
+export function findWeights(manifest: ModelManifest, file: WeightFile, modelsDir?: string): string {
+  checkWeightPath(manifest, file);
+  const found = locateWeights(manifest, file, modelsDir);
+  if (found) return found;
   throw new RoadsegError(`weights for model "${manifest.id}" not found: ${file.file}`, {
-    where: `looked in ${dirs.join(', ')}`,
+    where: `looked in ${weightDirs(manifest, file, modelsDir).join(', ')}`,
     hint: 'put the .onnx file in one of these folders, or pass --models-dir DIR / set ROADSEG_MODELS_DIR',
     exitCode: ExitCode.model,
   });
+}
+
+/**
+ * Makes a `madeFrom` weight file from the verified fp32 file into the cache folder (written under
+ * a temporary name, then renamed, so that a reader never sees half a file); its path.
+ */
+async function makeWeights(manifest: ModelManifest, precision: Precision, file: WeightFile, modelsDir: string | undefined, log: (line: string) => void): Promise<string> {
+  const source = await resolveVerifiedWeights(manifest, 'fp32', modelsDir);
+  const dir = madeWeightsDir();
+  const path = join(dir, file.file);
+  let bytes: Uint8Array;
+  try {
+    // Loaded here, not at start-up: the protobuf library is needed only the first time.
+    const { fp16Model } = await import('./fp16.js');
+    bytes = fp16Model(readFileSync(source));
+  } catch (e) {
+    throw new RoadsegError(`cannot make the ${precision} weights of model "${manifest.id}": ${e instanceof Error ? e.message : String(e)}`, {
+      where: source,
+      hint: 'run the model in fp32 (--precision fp32)',
+      exitCode: ExitCode.model,
+    });
+  }
+  try {
+    mkdirSync(dir, { recursive: true });
+    const temp = `${path}.${process.pid}.tmp`;
+    writeFileSync(temp, bytes);
+    renameSync(temp, path);
+  } catch (e) {
+    throw new RoadsegError(`cannot write the ${precision} weights of model "${manifest.id}": ${e instanceof Error ? e.message : String(e)}`, {
+      where: dir,
+      hint: 'set ROADSEG_CACHE_DIR to a writable folder',
+      exitCode: ExitCode.model,
+    });
+  }
+  log(`model: made the ${precision} weights of ${manifest.id} from ${source}: ${path}`);
+  return path;
 }
 
 export async function sha256File(path: string): Promise<string> {
@@ -135,15 +196,22 @@ export async function sha256File(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
-/** Finds the weights of one precision and checks their sha256 against the manifest. */
-export async function resolveVerifiedWeights(manifest: ModelManifest, precision: Precision, modelsDir?: string): Promise<string> {
+/**
+ * Finds the weights of one precision (making them first where the manifest says roadseg makes
+ * them and they are not there yet) and checks their sha256 against the manifest.
+ */
+export async function resolveVerifiedWeights(manifest: ModelManifest, precision: Precision, modelsDir?: string, log: (line: string) => void = () => {}): Promise<string> {
   const file = weightFileOf(manifest, precision);
-  const path = findWeights(manifest, file, modelsDir);
+  checkWeightPath(manifest, file);
+  const made = file.madeFrom && !locateWeights(manifest, file, modelsDir);
+  const path = made ? await makeWeights(manifest, precision, file, modelsDir, log) : findWeights(manifest, file, modelsDir);
   const actual = await sha256File(path);
   if (actual !== file.sha256) {
     throw new RoadsegError(`checksum mismatch for model "${manifest.id}" (${precision}): sha256 ${actual}, expected ${file.sha256}`, {
       where: path,
-      hint: 'the file is damaged or a different model; replace it with the original weights (see models/*.json for the origin)',
+      hint: file.madeFrom
+        ? `delete it and roadseg makes it again from the ${file.madeFrom} file; if the new one differs too, this onnx-proto encodes differently from the one the manifest was pinned with`
+        : 'the file is damaged or a different model; replace it with the original weights (see models/*.json for the origin)',
       exitCode: ExitCode.model,
     });
   }

@@ -1,10 +1,13 @@
 /**
- * Builds tiny ONNX models byte by byte (protobuf wire format), so the tests can make models with
- * a wrong contract without any Python tooling. Only what onnxruntime needs for Identity/Cast graphs.
+ * Builds tiny ONNX models (through onnx-proto, as the engine's fp16 maker reads them), so the tests
+ * can make models with a wrong contract, or small float graphs, without any Python tooling.
  */
 import { createHash } from 'node:crypto';
+import onnxProto from 'onnx-proto';
 
-export const ElemType = { float: 1, uint8: 2 } as const;
+const { onnx } = onnxProto;
+
+export const ElemType = { float: 1, uint8: 2, float16: 10 } as const;
 
 export interface ValueSpec {
   name: string;
@@ -21,43 +24,38 @@ export interface NodeSpec {
   ints?: Record<string, number>;
 }
 
-function varint(n: number | bigint): number[] {
-  let v = BigInt(n);
-  const out: number[] = [];
-  do {
-    let b = Number(v & 0x7fn);
-    v >>= 7n;
-    if (v > 0n) b |= 0x80;
-    out.push(b);
-  } while (v > 0n);
-  return out;
+/** A float32 constant of the graph. */
+export interface InitializerSpec {
+  name: string;
+  dims: number[];
+  values: number[];
 }
 
-const key = (field: number, wire: number) => varint((field << 3) | wire);
-const int = (field: number, v: number) => [...key(field, 0), ...varint(v)];
-const bytes = (field: number, b: number[]) => [...key(field, 2), ...varint(b.length), ...b];
-const str = (field: number, s: string) => bytes(field, [...Buffer.from(s, 'utf8')]);
-
-function valueInfo(v: ValueSpec): number[] {
-  const dims = v.dims.flatMap((d) => bytes(1, typeof d === 'number' ? int(1, d) : str(2, d)));
-  const tensor = [...int(1, v.elemType), ...bytes(2, dims)];
-  return [...str(1, v.name), ...bytes(2, bytes(1, tensor))];
+function valueInfo(v: ValueSpec) {
+  const dim = v.dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d }));
+  return { name: v.name, type: { tensorType: { elemType: v.elemType, shape: { dim } } } };
 }
 
-function node(n: NodeSpec, i: number): number[] {
-  const attrs = Object.entries(n.ints ?? {}).flatMap(([name, value]) => bytes(5, [...str(1, name), ...int(3, value), ...int(20, 2 /* INT */)]));
-  return [...n.inputs.flatMap((s) => str(1, s)), ...n.outputs.flatMap((s) => str(2, s)), ...str(3, `n${i}`), ...str(4, n.op), ...attrs];
-}
-
-export function buildOnnx(spec: { inputs: ValueSpec[]; outputs: ValueSpec[]; nodes: NodeSpec[] }): Buffer {
-  const graph = [
-    ...spec.nodes.flatMap((n, i) => bytes(1, node(n, i))),
-    ...str(2, 'tiny'),
-    ...spec.inputs.flatMap((v) => bytes(11, valueInfo(v))),
-    ...spec.outputs.flatMap((v) => bytes(12, valueInfo(v))),
-  ];
-  const model = [...int(1, 8), ...str(2, 'roadseg-test'), ...bytes(7, graph), ...bytes(8, [...str(1, ''), ...int(2, 13)])];
-  return Buffer.from(model);
+export function buildOnnx(spec: { inputs: ValueSpec[]; outputs: ValueSpec[]; nodes: NodeSpec[]; initializers?: InitializerSpec[] }): Buffer {
+  const model = onnx.ModelProto.create({
+    irVersion: 8,
+    producerName: 'roadseg-test',
+    opsetImport: [{ domain: '', version: 13 }],
+    graph: {
+      name: 'tiny',
+      node: spec.nodes.map((n, i) => ({
+        name: `n${i}`,
+        opType: n.op,
+        input: n.inputs,
+        output: n.outputs,
+        attribute: Object.entries(n.ints ?? {}).map(([name, i]) => ({ name, i, type: onnx.AttributeProto.AttributeType.INT })),
+      })),
+      initializer: (spec.initializers ?? []).map((t) => ({ name: t.name, dims: t.dims, dataType: ElemType.float, rawData: new Uint8Array(Float32Array.from(t.values).buffer) })),
+      input: spec.inputs.map(valueInfo),
+      output: spec.outputs.map(valueInfo),
+    },
+  });
+  return Buffer.from(onnx.ModelProto.encode(model).finish());
 }
 
 export function sha256(buf: Buffer): string {

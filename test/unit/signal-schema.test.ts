@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { signalOf, staleSignal } from '../../src/core/signal.js';
 import type { DrivableSummary } from '../../src/core/analysis.js';
+import { precisions } from '../../src/core/model.js';
 import { signalProblems, signalSchema } from '../helpers/signal-schema.js';
 
 const meta = { sourceId: 'clip.mp4', index: 3, ptsMs: 120, captureTimeMs: 1_700_000_000_000 };
@@ -32,6 +33,10 @@ describe('signal schema', () => {
     expect(Object.keys(signalSchema.properties).sort()).toEqual(Object.keys(signalOf(meta, { ...summary, lanes }, origin)).sort());
     expect([...(signalSchema as unknown as { required: string[] }).required].sort()).toEqual(fields);
     expect(signalProblems(signalOf(meta, { ...summary, lanes }, origin))).toEqual([]);
+  });
+
+  it('lists every weight precision a model may run in', () => {
+    expect((signalSchema.properties as unknown as Record<string, { enum?: string[] }>).precision!.enum).toEqual([...precisions]);
   });
 
   it('rejects out-of-range values, unknown statuses and missing fields', () => {
