@@ -78,6 +78,14 @@ describe('registry', () => {
       expect(cpu.exitCode).toBe(2);
       expect(cpu.message).toMatch(/fp16 weights of model "deeplabv3-mnedgetpu-slim" do not run on cpu/);
       expect(cpu.hint).toMatch(/--device webgpu/);
+      // A cache folder that cannot be made (its parent is a file): nothing half-written, a clear error.
+      const file = join(tempDir(), 'a-file');
+      writeFileSync(file, '');
+      process.env.ROADSEG_CACHE_DIR = join(file, 'cache');
+      const unwritable = (await resolveVerifiedWeights(deeplab, 'fp16', modelsDir).catch((e: unknown) => e)) as RoadsegError;
+      expect(unwritable.exitCode).toBe(4);
+      expect(unwritable.message).toMatch(/cannot write the fp16 weights of model "deeplabv3-mnedgetpu-slim"/);
+      expect(unwritable.hint).toMatch(/ROADSEG_CACHE_DIR/);
     } finally {
       delete process.env.ROADSEG_CACHE_DIR;
     }
