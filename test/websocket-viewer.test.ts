@@ -68,7 +68,8 @@ describe('browser viewer (headless Chromium)', () => {
       const s = (window as unknown as { roadsegViewer: { snapshot(): ViewerSnapshot } }).roadsegViewer.snapshot();
       return s.connection === 'connected' && s.framesShown >= 2 && s.classMaps >= 2 && s.history >= 3;
     }, undefined, { timeout: 60_000 });
-    expect(await page.textContent('#state')).toBe('connected');
+    // A frame the model is unsure of may arrive in between: the state then says so, still connected.
+    expect(await page.textContent('#state')).toMatch(/^connected( · low confidence)?$/);
     expect(await page.textContent('#info')).toMatch(new RegExp(`${getManifest().id} on cpu · udacity_vehicledet_test_video\\.mp4 1280×720`));
     expect(await page.locator('#legend li').count()).toBe(19);
 
