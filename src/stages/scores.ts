@@ -26,20 +26,34 @@ export function softmax(logits: HeadScores, maxWidth = 160): ClassProbabilities 
   const plane = width * height;
   const srcPlane = logits.width * logits.height;
   const out = new Float32Array(channels * plane);
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const src = y * step * logits.width + x * step;
-      const dst = y * width + x;
-      let max = -Infinity;
-      for (let c = 0; c < channels; c++) max = Math.max(max, logits.data[c * srcPlane + src]!);
-      let sum = 0;
-      for (let c = 0; c < channels; c++) {
-        const e = Math.exp(logits.data[c * srcPlane + src]! - max);
-        out[c * plane + dst] = e;
-        sum += e;
+  // Channel by channel over whole planes: the memory is read in order (cell by cell, the 19
+  // channels of a cell lie a plane apart and each would cost a cache miss).
+  if (step === 1) out.set(logits.data.subarray(0, channels * plane));
+  else {
+    for (let c = 0; c < channels; c++) {
+      for (let y = 0; y < height; y++) {
+        for (let x = 0; x < width; x++) out[c * plane + y * width + x] = logits.data[c * srcPlane + y * step * logits.width + x * step]!;
       }
-      for (let c = 0; c < channels; c++) out[c * plane + dst]! /= sum;
     }
+  }
+  const max = out.slice(0, plane);
+  for (let c = 1; c < channels; c++) {
+    const o = c * plane;
+    for (let i = 0; i < plane; i++) if (out[o + i]! > max[i]!) max[i] = out[o + i]!;
+  }
+  // Sums in double precision, channels in order: the same figures as summing cell by cell.
+  const sum = new Float64Array(plane);
+  for (let c = 0; c < channels; c++) {
+    const o = c * plane;
+    for (let i = 0; i < plane; i++) {
+      const e = Math.exp(out[o + i]! - max[i]!);
+      out[o + i] = e;
+      sum[i] += e;
+    }
+  }
+  for (let c = 0; c < channels; c++) {
+    const o = c * plane;
+    for (let i = 0; i < plane; i++) out[o + i]! /= sum[i]!;
   }
   return { data: out, channels, height, width };
 }
@@ -85,11 +99,23 @@ export function stepResponseFrames(strength: number): number {
 export function probabilityLabels(p: ClassProbabilities, width: number, height: number, scaleX: number, scaleY: number, classes: number): LabelMap {
   const { channels, width: w, height: h, data } = p;
   const plane = w * h;
+  // Each cell's most likely channel, channel by channel over whole planes (memory in order).
   const top = new Uint8Array(plane);
-  for (let i = 0; i < plane; i++) {
-    let best = 0;
-    for (let c = 1; c < channels; c++) if (data[c * plane + i]! > data[best * plane + i]!) best = c;
-    top[i] = best < classes ? best : 255;
+  const topValue = data.slice(0, plane);
+  for (let c = 1; c < channels; c++) {
+    const o = c * plane;
+    for (let i = 0; i < plane; i++) if (data[o + i]! > topValue[i]!) (topValue[i] = data[o + i]!), (top[i] = c);
+  }
+  for (let i = 0; i < plane; i++) if (top[i]! >= classes) top[i] = 255;
+  // The columns' cells and weights are the same on every row.
+  const x0s = new Int32Array(width);
+  const x1s = new Int32Array(width);
+  const fxs = new Float64Array(width);
+  for (let x = 0; x < width; x++) {
+    const sx = Math.min(w - 1, x * scaleX);
+    x0s[x] = Math.floor(sx);
+    x1s[x] = Math.min(w - 1, x0s[x]! + 1);
+    fxs[x] = sx - x0s[x]!;
   }
   const out = new Uint8Array(width * height);
   for (let y = 0; y < height; y++) {
@@ -98,10 +124,7 @@ export function probabilityLabels(p: ClassProbabilities, width: number, height: 
     const y1 = Math.min(h - 1, y0 + 1);
     const fy = sy - y0;
     for (let x = 0; x < width; x++) {
-      const sx = Math.min(w - 1, x * scaleX);
-      const x0 = Math.floor(sx);
-      const x1 = Math.min(w - 1, x0 + 1);
-      const fx = sx - x0;
+      const x0 = x0s[x]!, x1 = x1s[x]!, fx = fxs[x]!;
       const a = y0 * w + x0, b = y0 * w + x1, c = y1 * w + x0, d = y1 * w + x1;
       const t = top[a]!;
       // Where the four cells agree, so does every interpolation of them: no per-class work.
