@@ -76,7 +76,8 @@ function cast(input: string, output: string, to: number): Onnx.INodeProto {
 
 /**
  * The fp16 version of an fp32 ONNX model's bytes. Throws on what it cannot convert faithfully:
- * subgraphs and float inputs that must stay float32 (Resize's scales and roi).
+ * float32 graph inputs, subgraphs, float32 constants given as attributes, and Resize by scales
+ * (its roi and scales inputs must stay float32).
  */
 export function fp16Model(fp32: Uint8Array): Uint8Array {
   const model = onnx.ModelProto.decode(fp32);
@@ -84,6 +85,9 @@ export function fp16Model(fp32: Uint8Array): Uint8Array {
   if (!graph) throw new Error('the file has no graph');
   const floatOutputs = new Set((graph.output ?? []).filter((o) => o.type?.tensorType?.elemType === FLOAT).map((o) => o.name!));
   const initializers = new Set((graph.initializer ?? []).map((t) => t.name));
+  // Float graph inputs would need the same treatment in reverse; no registered model has one.
+  const floatInput = (graph.input ?? []).find((i) => i.type?.tensorType?.elemType === FLOAT && !initializers.has(i.name));
+  if (floatInput) throw new Error(`graph input ${floatInput.name} is float32`);
   for (const t of graph.initializer ?? []) halveTensor(t);
   for (const v of [...(graph.valueInfo ?? []), ...(graph.input ?? []).filter((i) => initializers.has(i.name))]) halveType(v.type);
   for (const node of graph.node ?? []) {
@@ -103,8 +107,5 @@ export function fp16Model(fp32: Uint8Array): Uint8Array {
   for (const name of floatOutputs) {
     graph.node!.push(cast(`${name}_fp16`, name, FLOAT));
   }
-  // Float graph inputs would need the same treatment in reverse; no registered model has one.
-  const floatInput = (graph.input ?? []).find((i) => i.type?.tensorType?.elemType === FLOAT && !initializers.has(i.name));
-  if (floatInput) throw new Error(`graph input ${floatInput.name} is float32`);
   return onnx.ModelProto.encode(model).finish();
 }
