@@ -9,10 +9,10 @@
  * job runs (device, threads, concurrency) is the worker's choice, not part of the job.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, realpathSync, statSync } from 'node:fs';
-import { basename, extname, join, resolve } from 'node:path';
+import { realpathSync, statSync } from 'node:fs';
+import { basename, extname, resolve } from 'node:path';
 import { Queue, type ConnectionOptions, type Job } from 'bullmq';
-import { expandGlob } from '../util/glob.js';
+import { expandInputs } from '../util/glob.js';
 import { ExitCode, RoadsegError } from '../util/errors.js';
 import { parseRedisUrl } from '../util/broker.js';
 
@@ -72,26 +72,12 @@ export const fleetDefaults = {
   maxStalledCount: 2,
 } as const;
 
+/** Videos a folder given to `roadseg submit` contributes (what FFmpeg reads; outputs: core/uri.ts). */
 export const videoExtensions = new Set(['.mp4', '.mkv', '.avi', '.mov', '.webm', '.m4v', '.ts']);
 
 /** Files, folders (their videos, sorted by name) and globs (`*` `?` in the last component). */
 export function expandVideoInputs(inputs: readonly string[]): string[] {
-  const out: string[] = [];
-  for (const input of inputs) {
-    const matches = expandGlob(input);
-    if (matches) {
-      out.push(...matches);
-    } else if (!existsSync(input)) {
-      throw new RoadsegError(`input not found: ${input}`, { where: resolve(input), hint: 'check the path', exitCode: ExitCode.input });
-    } else if (statSync(input).isDirectory()) {
-      const files = readdirSync(input).filter((f) => videoExtensions.has(extname(f).toLowerCase())).sort();
-      if (!files.length) throw new RoadsegError(`no videos in folder ${input}`, { where: resolve(input), hint: `video extensions: ${[...videoExtensions].join(' ')}`, exitCode: ExitCode.input });
-      out.push(...files.map((f) => join(input, f)));
-    } else {
-      out.push(input);
-    }
-  }
-  return out;
+  return expandInputs(inputs, { noun: 'videos', extensions: videoExtensions, mustExist: true });
 }
 
 /** The job for one file: its id (from real path, size, mtime and options) and its data. */

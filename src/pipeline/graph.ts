@@ -16,7 +16,6 @@
  */
 import { EMPTY, Subject, asapScheduler, catchError, concatMap, filter, from, lastValueFrom, map, merge, observeOn, of, takeUntil, takeWhile, tap, type Observable } from 'rxjs';
 import { isStale, type Frame, type FrameMeta, type FrameTimings, type StaleTick } from '../core/frame.js';
-import type { LabelMap } from '../core/labelmap.js';
 import type { FrameHeads, PackedInput } from '../core/model.js';
 import type { FrameProcessor } from '../core/processor.js';
 import type { PipelineContext, ProcessedFrame, Sink } from '../core/sink.js';

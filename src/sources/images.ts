@@ -1,10 +1,10 @@
 /** Still images: reading one with a clear error, and expanding files, folders and globs into a list. */
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
-import { imageExtensions, isImagePath } from '../core/uri.js';
+import { existsSync, statSync } from 'node:fs';
+import { basename, resolve } from 'node:path';
+import { imageExtensions } from '../core/uri.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
 import { cv, type Mat } from '../util/cv.js';
-import { expandGlob } from '../util/glob.js';
+import { expandInputs } from '../util/glob.js';
 
 /** Scale from each deeper sample type to 8 bits: 16-bit PNG / TIFF, float TIFF (0..1). */
 const to8BitScale = new Map<number, number>([
@@ -65,18 +65,5 @@ function notAnImage(path: string, why: string): RoadsegError {
  * later if it is not an image).
  */
 export function expandImageInputs(inputs: readonly string[]): string[] {
-  const out: string[] = [];
-  for (const input of inputs) {
-    const matches = expandGlob(input);
-    if (matches) {
-      out.push(...matches);
-    } else if (existsSync(input) && statSync(input).isDirectory()) {
-      const files = readdirSync(input).filter(isImagePath).sort();
-      if (!files.length) throw new RoadsegError(`no images in folder ${input}`, { where: resolve(input), hint: `image extensions: ${[...imageExtensions].join(' ')}`, exitCode: ExitCode.input });
-      out.push(...files.map((f) => join(input, f)));
-    } else {
-      out.push(input);
-    }
-  }
-  return out;
+  return expandInputs(inputs, { noun: 'images', extensions: imageExtensions, mustExist: false });
 }

@@ -1,7 +1,7 @@
-import { labelMap, heightOf, widthOf, type LabelMap } from '../core/labelmap.js';
-import { cv, type Mat } from '../util/cv.js';
+import { labelMap, type LabelMap } from '../core/labelmap.js';
+import type { Mat } from '../util/cv.js';
 
-/** A label map as a single-channel 8-bit Mat (shares no memory with the map). */
+/** A single-channel 8-bit Mat (a label image) as a label map; shares no memory with the Mat. */
 export function matToLabels(mat: Mat): LabelMap {
   const bytes = mat.getData();
   return labelMap(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength), mat.rows, mat.cols);

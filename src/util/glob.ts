@@ -1,9 +1,10 @@
 /**
- * Minimal glob: `*` and `?` in the last path component only (dir/*.png). Here rather than beside
- * the image sources so that `roadseg submit` expands globs without loading OpenCV.
+ * Minimal glob: `*` and `?` in the last path component only (dir/*.png), and the expansion of
+ * files, folders and globs into a list. Here rather than beside the image sources so that
+ * `roadseg submit` expands its videos without loading OpenCV.
  */
-import { existsSync, readdirSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { basename, dirname, extname, join, resolve } from 'node:path';
 import { ExitCode, RoadsegError } from './errors.js';
 
 
@@ -31,4 +32,35 @@ export function expandGlob(input: string): string[] | undefined {
     });
   }
   return matches.map((f) => join(dir, f));
+}
+
+/** What a folder given as an input contributes, and what to do with a path that does not exist. */
+export interface InputKind {
+  /** Plural noun for messages: `images`, `videos`. */
+  noun: string;
+  /** Lower-case extensions with the dot; a folder yields its files with these, sorted by name. */
+  extensions: ReadonlySet<string>;
+  /** A path that does not exist is an input error at once; else it is kept (it fails when read). */
+  mustExist: boolean;
+}
+
+/** Files, folders and globs, expanded in the order given; a file given by name is taken as is. */
+export function expandInputs(inputs: readonly string[], kind: InputKind): string[] {
+  const out: string[] = [];
+  for (const input of inputs) {
+    const matches = expandGlob(input);
+    if (matches) {
+      out.push(...matches);
+    } else if (!existsSync(input)) {
+      if (kind.mustExist) throw new RoadsegError(`input not found: ${input}`, { where: resolve(input), hint: 'check the path', exitCode: ExitCode.input });
+      out.push(input);
+    } else if (statSync(input).isDirectory()) {
+      const files = readdirSync(input).filter((f) => kind.extensions.has(extname(f).toLowerCase())).sort();
+      if (!files.length) throw new RoadsegError(`no ${kind.noun} in folder ${input}`, { where: resolve(input), hint: `${kind.noun.replace(/s$/, '')} extensions: ${[...kind.extensions].join(' ')}`, exitCode: ExitCode.input });
+      out.push(...files.map((f) => join(input, f)));
+    } else {
+      out.push(input);
+    }
+  }
+  return out;
 }
