@@ -8,14 +8,28 @@ import type { Precision, Provider } from './model.js';
 
 export const signalVersion = 1 as const;
 
-export interface SignalMessage {
-  v: typeof signalVersion;
-  type: 'signal';
+/**
+ * A frame's provenance as every message about it carries it (the signal, and the websocket's
+ * images and class maps), so that a consumer can match them field for field.
+ */
+export interface FrameStamp {
+  /** The source's id. */
   source: string;
+  /** The frame's index in its source. */
   frame: number;
+  /** Presentation time in the source, ms (to the microsecond). */
   ptsMs: number;
   /** Capture wall time, ms since the epoch. */
   captureTime: number;
+}
+
+export function stampOf(meta: FrameMeta): FrameStamp {
+  return { source: meta.sourceId, frame: meta.index, ptsMs: Math.round(meta.ptsMs * 1000) / 1000, captureTime: meta.captureTimeMs };
+}
+
+export interface SignalMessage extends FrameStamp {
+  v: typeof signalVersion;
+  type: 'signal';
   /** Capture to signal, ms. */
   latencyMs: number;
   /**
@@ -80,10 +94,7 @@ function header(meta: FrameMeta, origin: SignalOrigin, nowMs: number) {
   return {
     v: signalVersion,
     type: 'signal' as const,
-    source: meta.sourceId,
-    frame: meta.index,
-    ptsMs: Math.round(meta.ptsMs * 1000) / 1000,
-    captureTime: meta.captureTimeMs,
+    ...stampOf(meta),
     latencyMs: Math.round((nowMs - meta.captureTimeMs) * 100) / 100,
     model: origin.model,
     device: origin.device,

@@ -6,6 +6,7 @@
  */
 import { LatestSlot } from '../core/latest.js';
 import type { ProcessedFrame } from '../core/sink.js';
+import { stampOf } from '../core/signal.js';
 import { cv } from '../util/cv.js';
 import { messageOf } from '../util/errors.js';
 import { BinaryKind, frameKinds, packBinary, protocolVersion, type FrameKind } from './websocket-protocol.js';
@@ -82,9 +83,8 @@ export class ImageBroadcaster {
       return;
     }
     this.framesEncoded++;
-    const { index, ptsMs, captureTimeMs, sourceId } = frame.meta;
-    const message = packBinary(BinaryKind.frame, { v: protocolVersion, type: 'frame', kind, source: sourceId, frame: index, ptsMs, captureTime: captureTimeMs, width: mat.cols, height: mat.rows, mime: 'image/jpeg' }, jpeg);
-    const encoded: EncodedImage = { seq, kind, source: sourceId, message };
+    const message = packBinary(BinaryKind.frame, { v: protocolVersion, type: 'frame', kind, ...stampOf(frame.meta), width: mat.cols, height: mat.rows, mime: 'image/jpeg' }, jpeg);
+    const encoded: EncodedImage = { seq, kind, source: frame.meta.sourceId, message };
     for (const c of this.clients) c.image(encoded);
   }
 }

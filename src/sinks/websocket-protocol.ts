@@ -18,6 +18,7 @@ import { downsampleLabels } from '../stages/labelmap.js';
 import type { Provider } from '../core/model.js';
 import type { StreamInfo } from '../core/frame.js';
 import type { PipelineContext, ProcessedFrame } from '../core/sink.js';
+import { stampOf, type FrameStamp } from '../core/signal.js';
 
 export const protocolVersion = 1 as const;
 
@@ -110,27 +111,18 @@ export interface ErrorMessage {
   message: string;
 }
 
-export interface FrameHeader {
+export interface FrameHeader extends FrameStamp {
   v: typeof protocolVersion;
   type: 'frame';
   kind: FrameKind;
-  /** The id of the source the frame is from. */
-  source: string;
-  frame: number;
-  ptsMs: number;
-  captureTime: number;
   width: number;
   height: number;
   mime: 'image/jpeg';
 }
 
-export interface ClassMapHeader {
+export interface ClassMapHeader extends FrameStamp {
   v: typeof protocolVersion;
   type: 'classMap';
-  source: string;
-  frame: number;
-  ptsMs: number;
-  captureTime: number;
   /** Grid size: the label map's size divided by `scale`, rounded up. */
   width: number;
   height: number;
@@ -253,8 +245,7 @@ export function helloMessage(ctx: PipelineContext, grid: { width?: number; heigh
 /** A frame's class map message, and its grid size. */
 export function classMapMessage(frame: ProcessedFrame, scale: number): { message: Buffer; grid: { width: number; height: number } } {
   const { width, height, rle } = encodeClassMap(frame.labels, scale);
-  const { index, ptsMs, captureTimeMs, sourceId } = frame.meta;
-  const message = packBinary(BinaryKind.classMap, { v: protocolVersion, type: 'classMap', source: sourceId, frame: index, ptsMs, captureTime: captureTimeMs, width, height, scale, encoding: classMapEncoding }, rle);
+  const message = packBinary(BinaryKind.classMap, { v: protocolVersion, type: 'classMap', ...stampOf(frame.meta), width, height, scale, encoding: classMapEncoding }, rle);
   return { message, grid: { width, height } };
 }
 

@@ -1,7 +1,7 @@
 // The published JSON Schema of the signal (docs/signal.schema.json) against the messages the code
 // makes. The CLI and websocket tests validate every line they read through the same helper.
 import { describe, expect, it } from 'vitest';
-import { signalOf, staleSignal } from '../../src/core/signal.js';
+import { signalOf, stampOf, staleSignal } from '../../src/core/signal.js';
 import type { DrivableSummary } from '../../src/core/analysis.js';
 import { precisions } from '../../src/core/model.js';
 import { signalProblems, signalSchema } from '../helpers/signal-schema.js';
@@ -33,6 +33,12 @@ describe('signal schema', () => {
     expect(Object.keys(signalSchema.properties).sort()).toEqual(Object.keys(signalOf(meta, { ...summary, lanes }, origin)).sort());
     expect([...(signalSchema as unknown as { required: string[] }).required].sort()).toEqual(fields);
     expect(signalProblems(signalOf(meta, { ...summary, lanes }, origin))).toEqual([]);
+  });
+
+  it('stamps every message of a frame with the same provenance, pts to the microsecond', () => {
+    const stamp = stampOf({ ...meta, ptsMs: 1000 / 3 });
+    expect(stamp).toEqual({ source: 'clip.mp4', frame: 3, ptsMs: 333.333, captureTime: 1_700_000_000_000 });
+    expect(signalOf({ ...meta, ptsMs: 1000 / 3 }, summary, origin)).toMatchObject(stamp);
   });
 
   it('lists every weight precision a model may run in', () => {
