@@ -11,7 +11,8 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli, startCli } from './helpers/cli.js';
 import { modelsDir, tempDir, videos } from './helpers/paths.js';
-import { startMosquitto, startRedis, waitFor, type ServerProcess } from './helpers/servers.js';
+import { startMosquitto, startRedis, waitFor } from './helpers/servers.js';
+import { serverForSuite } from './helpers/suite-server.js';
 
 const fast = ['--input-height', '129', '--models-dir', modelsDir, '--no-progress'];
 const clip = join(videos, 'udacity_vehicledet_test_video.mp4');
@@ -47,13 +48,7 @@ async function subscriber(url: string, topics: string[]): Promise<{ client: Mqtt
 }
 
 describe('MQTT sink (mosquitto)', () => {
-  let broker: ServerProcess;
-  beforeAll(async () => {
-    broker = await startMosquitto();
-  });
-  afterAll(async () => {
-    await broker?.stop();
-  });
+  const broker = serverForSuite(startMosquitto);
 
   it('every frame published once, in order, byte-identical to the JSONL line; status online, then offline', async () => {
     const out = tempDir();
@@ -136,15 +131,13 @@ describe('MQTT sink (mosquitto)', () => {
 });
 
 describe('Redis Streams sink (redis-server)', () => {
-  let server: ServerProcess;
+  const server = serverForSuite(startRedis);
   let redis: Redis;
-  beforeAll(async () => {
-    server = await startRedis();
+  beforeAll(() => {
     redis = new Redis(server.port, '127.0.0.1');
   });
-  afterAll(async () => {
+  afterAll(() => {
     redis?.disconnect();
-    await server?.stop();
   });
 
   it('one entry per frame, equal to the JSONL line; a consumer group that does not read shows lag and does not slow the run', async () => {

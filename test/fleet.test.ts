@@ -6,10 +6,11 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli, startCli } from './helpers/cli.js';
 import { modelsDir, tempDir, videos } from './helpers/paths.js';
-import { startRedis, waitFor, type ServerProcess } from './helpers/servers.js';
+import { startRedis, waitFor } from './helpers/servers.js';
+import { serverForSuite } from './helpers/suite-server.js';
 import { allClips, readSignal } from './helpers/video.js';
 import type { FleetStatus } from '../src/fleet/jobs.js';
 
@@ -51,13 +52,7 @@ function expectCompleteOutputs(outDir: string, count: number): void {
 }
 
 describe('fleet replay (BullMQ on redis-server)', () => {
-  let redis: ServerProcess;
-  beforeAll(async () => {
-    redis = await startRedis();
-  });
-  afterAll(async () => {
-    await redis?.stop();
-  });
+  const redis = serverForSuite(startRedis);
 
   it('12 clips, 3 workers, one killed mid-job: 12 completed once, 0 failed, no temporary folders; submitting again adds nothing', async () => {
     const clips = oneSecondClips(12);

@@ -26,27 +26,18 @@ async function evalCamvid(opts: EngineOptions): Promise<EvaluationReport> {
 const road = (r: EvaluationReport) => r.classes!.classes.find((c) => c.name === 'road')!.iou;
 
 describe('eval reproduces MODELS.md on the 20 CamVid pairs (within 0.005)', () => {
-  it('DeepLabV3 fp32 (H=513): 0.8819 / 0.5954 / road 0.924', async () => {
-    const r = await evalCamvid({ model: 'deeplabv3-mnedgetpu-slim', precision: 'fp32' });
-    expect(r.precision).toBe('fp32');
-    expect(Math.abs(r.classes!.pixelAccuracy - 0.8819)).toBeLessThan(0.005);
-    expect(Math.abs(r.classes!.meanIou - 0.5954)).toBeLessThan(0.005);
-    expect(Math.abs(road(r) - 0.924)).toBeLessThan(0.005);
-  });
-
-  it('DeepLabV3 int8 (H=513): 0.8817 / 0.5964 / road 0.922', async () => {
-    const r = await evalCamvid({ model: 'deeplabv3-mnedgetpu-slim', precision: 'int8' });
-    expect(r.precision).toBe('int8');
-    expect(Math.abs(r.classes!.pixelAccuracy - 0.8817)).toBeLessThan(0.005);
-    expect(Math.abs(r.classes!.meanIou - 0.5964)).toBeLessThan(0.005);
-    expect(Math.abs(road(r) - 0.922)).toBeLessThan(0.005);
-  });
-
-  it('EfficientViT-B0 (512x672): 0.890 / 0.620 / road 0.951', async () => {
-    const r = await evalCamvid({ model: 'efficientvit-b0' });
-    expect(Math.abs(r.classes!.pixelAccuracy - 0.89)).toBeLessThan(0.005);
-    expect(Math.abs(r.classes!.meanIou - 0.62)).toBeLessThan(0.005);
-    expect(Math.abs(road(r) - 0.951)).toBeLessThan(0.005);
+  // [title, engine options, pixel accuracy, mean IoU, road IoU]
+  const classModels: [string, EngineOptions, number, number, number][] = [
+    ['DeepLabV3 fp32 (H=513): 0.8819 / 0.5954 / road 0.924', { model: 'deeplabv3-mnedgetpu-slim', precision: 'fp32' }, 0.8819, 0.5954, 0.924],
+    ['DeepLabV3 int8 (H=513): 0.8817 / 0.5964 / road 0.922', { model: 'deeplabv3-mnedgetpu-slim', precision: 'int8' }, 0.8817, 0.5964, 0.922],
+    ['EfficientViT-B0 (512x672): 0.890 / 0.620 / road 0.951', { model: 'efficientvit-b0' }, 0.89, 0.62, 0.951],
+  ];
+  it.each(classModels)('%s', async (_, opts, pixelAccuracy, meanIou, roadIou) => {
+    const r = await evalCamvid(opts);
+    if (opts.precision) expect(r.precision).toBe(opts.precision);
+    expect(Math.abs(r.classes!.pixelAccuracy - pixelAccuracy)).toBeLessThan(0.005);
+    expect(Math.abs(r.classes!.meanIou - meanIou)).toBeLessThan(0.005);
+    expect(Math.abs(road(r) - roadIou)).toBeLessThan(0.005);
   });
 
   it('TwinLiteNet drivable head against road (360x640): IoU 0.823, precision 0.998, recall 0.824', async () => {
