@@ -40,6 +40,7 @@ import type { DeviceChoice } from '../src/engine/devices.js';
 import type { RunSummary } from '../src/pipeline/graph.js';
 import { DecodedFrames } from './memory-source.js';
 import { benchMultiSource, multiSourceTable } from './multi-source.js';
+import { roundRatio } from './stats.js';
 import { benchWebsocket } from './websocket.js';
 
 const { values: args } = parseArgs({
@@ -113,7 +114,7 @@ async function runPipeline(engine: SegmentationEngine, config: Omit<PipelineConf
 const engines: Record<Variant, SegmentationEngine> = {};
 for (const v of variants) engines[v] = await SegmentationEngine.create({ ...variantOptions[v]!, device, threads, ...(modelsDir && { modelsDir }), log });
 const out = mkdtempSync(join(tmpdir(), 'roadseg-bench-'));
-const rows: { name: string; variant: Variant; fps: number }[] = [];
+const rows: { name: string; variant: Variant; round: number; fps: number }[] = [];
 const memory = args['in-memory'] ? await DecodedFrames.decode(clip, Math.min(frames, 30)) : undefined;
 const sinkSets: [string, string[]][] = memory ? [['pipeline from memory, no sinks', []]] : [
   ['pipeline, no sinks', []],
@@ -123,10 +124,10 @@ let encoder = '';
 for (let round = 0; round < rounds; round++) {
   for (const v of round % 2 ? [...variants].reverse() : variants) {
     const engine = engines[v]!;
-    rows.push({ name: 'bare inference', variant: v, fps: await bareFps(engine) });
+    rows.push({ name: 'bare inference', variant: v, round, fps: await bareFps(engine) });
     for (const [name, sinks] of sinkSets) {
       const s = await runPipeline(engine, { model: engine.manifest.id, precision: engine.precision, sinks }, { count: frames }, memory?.source());
-      rows.push({ name, variant: v, fps: s.fps });
+      rows.push({ name, variant: v, round, fps: s.fps });
       for (const [sink, c] of Object.entries(s.sinks)) if (sink.startsWith('video')) encoder = String(c.codec);
     }
   }
@@ -145,11 +146,16 @@ if (!args['no-latency'] && !memory) {
     const frameIntervalMs = 1000 / fps;
     latency.push({ source: label, inFlight: n, fps: s.fps, p50: e2e.p50, p95: e2e.p95, inferP50, frameIntervalMs, goalMs: 1.5 * (inferP50 + frameIntervalMs), dropped: Object.values(s.drops).reduce((a, b) => a + b, 0) });
   };
-  for (const n of [1, 2, 1, 2]) await measure('clip --realtime', { realtime: true }, 25, n);
+  const fpsOfFile = (file: string) => {
+    const s = openSource(file, {});
+    s.close();
+    return s.info.fps;
+  };
+  for (const n of [1, 2, 1, 2]) await measure('clip --realtime', { realtime: true }, fpsOfFile(clip), n);
   for (const n of [1, 2, 1, 2]) {
     const { url, stop } = await serveMjpeg(resolve(args.mjpeg!));
     try {
-      await measure('MJPEG over HTTP', { source: url, loop: false }, 15, n);
+      await measure('MJPEG over HTTP', { source: url, loop: false }, fpsOfFile(resolve(args.mjpeg!)), n);
     } finally {
       stop();
     }
@@ -160,25 +166,27 @@ const ws = memory || args['no-websocket'] ? undefined : await benchWebsocket({ c
 // Several sources: 1, 2 and 4 copies of the clip, batched and not (the default model).
 const multi = memory || args['no-multi'] ? undefined : await benchMultiSource({ clip, frames: Math.max(10, Math.round(frames / 2)), rounds: 1, ...(modelsDir && { modelsDir }), log });
 
-const best = (name: string, v: Variant) => Math.max(...rows.filter((r) => r.name === name && r.variant === v).map((r) => r.fps));
+/** A row's fps by round, in round order. */
+const fpsOf = (name: string, v: Variant) => rows.filter((r) => r.name === name && r.variant === v).sort((x, y) => x.round - y.round).map((r) => r.fps);
+/** Ratios are taken within each round, then the median over rounds (see roundRatio). */
+const ratio = (name: string, v: Variant, overName: string, overVariant: Variant) => roundRatio(fpsOf(name, v), fpsOf(overName, overVariant)).toFixed(2);
 const names = ['bare inference', ...sinkSets.map(([n]) => n)];
 const fp32 = engines.fp32!;
 const def = engines.default!;
-console.log(`clip ${clip.split('/').pop()}${memory ? ' (decoded into memory)' : ''}, ${frames} frames per variant, best of ${rounds} rounds, the variants alternated in each`);
+console.log(`clip ${clip.split('/').pop()}${memory ? ' (decoded into memory)' : ''}, ${frames} frames per variant, ${rounds} rounds with the variants alternated in each: fps the best of the rounds, ratios the median of the rounds' own ratios`);
 console.log(`settings: on ${fp32.provider}; ${availableParallelism()} cores; inference threads ${threads ?? `default (${availableParallelism()})`}; UV_THREADPOOL_SIZE ${process.env.UV_THREADPOOL_SIZE ?? 'default (4)'}; in flight ${inFlight ?? `default (${defaultInFlight.lossless} files, ${defaultInFlight.freshest} live)`}${encoder ? `; video ${encoder}` : ''}`);
 console.log(`${['fp32', ...(reduced ? [reduced] : [])].join(', ')}: ${fp32.manifest.id}; default: ${def.manifest.id} ${def.precision} (what \`roadseg run\` infers with no --model)`);
 const others = variants.filter((v) => v !== 'fp32');
 const header = ['variant', ...variants.map((v) => `${v} fps`), ...others.map((v) => `${v} / fp32`), ...variants.map((v) => `${v} ratio to bare`)];
 console.log(`| ${header.join(' | ')} |\n|${header.map(() => '---|').join('')}`);
 for (const name of names) {
-  const toBare = (v: Variant) => (best(name, v) / best('bare inference', v)).toFixed(2);
-  const cells = [name, ...variants.map((v) => best(name, v).toFixed(2)), ...others.map((v) => (best(name, v) / best(name, 'fp32')).toFixed(2)), ...variants.map(toBare)];
+  const cells = [name, ...variants.map((v) => Math.max(...fpsOf(name, v)).toFixed(2)), ...others.map((v) => ratio(name, v, name, 'fp32')), ...variants.map((v) => ratio(name, v, 'bare inference', v))];
   console.log(`| ${cells.join(' | ')} |`);
 }
 if (!memory) {
   const full = 'pipeline, video + signal sinks';
-  if (reduced === 'int8') console.log(`\npipeline with video + signal: int8 ${(best(full, 'int8') / best(full, 'fp32')).toFixed(2)}x fp32 (goal >= 1.8), ${(best(full, 'int8') / best('bare inference', 'int8')).toFixed(2)} of bare int8 inference (goal >= 0.85)`);
-  console.log(`the default run (${def.manifest.id} ${def.precision}) with video + signal: ${(best(full, 'default') / best(full, 'fp32')).toFixed(2)}x DeepLabV3 fp32, ${(best(full, 'default') / best('bare inference', 'default')).toFixed(2)} of its bare inference`);
+  if (reduced === 'int8') console.log(`\npipeline with video + signal: int8 ${ratio(full, 'int8', full, 'fp32')}x fp32 (goal >= 1.8), ${ratio(full, 'int8', 'bare inference', 'int8')} of bare int8 inference (goal >= 0.85)`);
+  console.log(`the default run (${def.manifest.id} ${def.precision}) with video + signal: ${ratio(full, 'default', full, 'fp32')}x DeepLabV3 fp32, ${ratio(full, 'default', 'bare inference', 'default')} of its bare inference`);
 }
 if (latency.length) {
   console.log('\nlive latency (int8, no sinks): end-to-end ms from capture to the sinks');

@@ -35,6 +35,7 @@ import { SegmentationEngine, type EngineOptions } from '../src/engine/engine.js'
 import { getManifest } from '../src/engine/registry.js';
 import { packageRoot } from '../src/util/package.js';
 import { RoadsegError, messageOf } from '../src/util/errors.js';
+import { median } from './stats.js';
 
 const { values: args, positionals } = parseArgs({
   allowPositionals: true,
@@ -189,10 +190,6 @@ interface BareRow {
   agreement?: number;
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) >> 1]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 function agreement(a: Uint8Array, b: Uint8Array): number {
   let same = 0;
   for (let i = 0; i < a.length; i++) if (a[i] === b[i]) same++;

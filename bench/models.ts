@@ -32,6 +32,8 @@ import type { PackedInput, PrecisionChoice } from '../src/core/model.js';
 import { SegmentationEngine, type EngineOptions } from '../src/engine/engine.js';
 import { toBgr } from '../src/stages/preprocess.js';
 import { packageRoot } from '../src/util/package.js';
+import { meanChange } from '../src/stages/series.js';
+import { median } from './stats.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -127,7 +129,6 @@ async function prepared(engine: SegmentationEngine, count: number): Promise<Pack
   return inputs;
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
 /** The whole graph (signal sink) on a clip's first frames: fps and the ego corridor's values. */
 async function runClip(engine: SegmentationEngine, clip: string): Promise<{ fps: number; ego: number[] }> {
@@ -142,7 +143,6 @@ async function runClip(engine: SegmentationEngine, clip: string): Promise<{ fps:
   return { fps: s.fps, ego };
 }
 
-const meanAbsDelta = (xs: number[]) => (xs.length < 2 ? 0 : xs.slice(1).reduce((sum, x, i) => sum + Math.abs(x - xs[i]!), 0) / (xs.length - 1));
 
 const f3 = (x: number | undefined) => (x === undefined ? '-' : x.toFixed(3));
 const cls = (r: EvaluationReport) => (r.classes ? `${f3(r.classes.pixelAccuracy)} / ${f3(r.classes.meanIou)} / ${f3(r.classes.classes[0]!.iou)}` : '-');
@@ -181,7 +181,7 @@ if (!args['speed-only']) {
       const row: Row = { label: c.label, accuracy };
       if (!c.offline) {
         row.steadiness = {};
-        for (const clip of clips) row.steadiness[clip] = meanAbsDelta((await runClip(engine, clip)).ego);
+        for (const clip of clips) row.steadiness[clip] = meanChange((await runClip(engine, clip)).ego);
       }
       rows.push(row);
       process.stderr.write(`bench:models: ${c.label} done in ${((performance.now() - t0) / 1000).toFixed(0)} s\n${table()}\n\n`);

@@ -12,12 +12,13 @@ import { parseArgs } from 'node:util';
 import { createPipeline } from '../src/app/open.js';
 import { SegmentationEngine } from '../src/engine/engine.js';
 import { packageRoot } from '../src/util/package.js';
+import { median, roundRatio } from './stats.js';
 
 export interface MultiSourceRow {
   sources: number;
   maxBatch: number;
   fps: number;
-  /** Aggregate fps over the same batching's 1-source fps. */
+  /** Aggregate fps over the 1-source fps of the same round (median over rounds). */
   ratio: number;
   meanBatch: number;
 }
@@ -39,7 +40,8 @@ export async function benchMultiSource(opts: { clip: string; frames: number; rou
   if (!engine.batchable) opts.log?.(`model ${engine.manifest.id} has a fixed batch size: the batched rows infer one frame per call`);
   const cells = new Map<string, { fps: number[]; meanBatch: number[] }>();
   for (let round = 0; round < opts.rounds; round++) {
-    for (const sources of [1, 2, 4]) {
+    // Alternated: the order reverses every other round, so that drift in load hits every cell alike.
+    for (const sources of round % 2 ? [4, 2, 1] : [1, 2, 4]) {
       for (const maxBatch of [1, 4]) {
         if (sources === 1 && maxBatch === 4) continue; // one source is never batched
         const r = await aggregateFps(engine, opts.clip, sources, maxBatch, opts.frames * sources, opts.modelsDir);
@@ -51,12 +53,13 @@ export async function benchMultiSource(opts: { clip: string; frames: number; rou
     }
   }
   await engine.dispose();
-  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-  const one = median(cells.get('1x1')!.fps);
-  return [...cells].map(([key, c]) => {
-    const [sources, maxBatch] = key.split('x').map(Number) as [number, number];
-    return { sources, maxBatch, fps: median(c.fps), ratio: median(c.fps) / one, meanBatch: median(c.meanBatch) };
-  });
+  const one = cells.get('1x1')!.fps;
+  return [1, 2, 4].flatMap((sources) =>
+    [1, 4].flatMap((maxBatch) => {
+      const c = cells.get(`${sources}x${maxBatch}`);
+      return c ? [{ sources, maxBatch, fps: median(c.fps), ratio: roundRatio(c.fps, one), meanBatch: median(c.meanBatch) }] : [];
+    }),
+  );
 }
 
 export function multiSourceTable(rows: MultiSourceRow[]): string {
@@ -85,7 +88,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
     ...(args['models-dir'] && { modelsDir: args['models-dir'] }),
     log: (l) => process.stderr.write(l + '\n'),
   });
-  console.log(`clip ${clip.split('/').pop()}, ${args.frames} frames per source per phase, median of ${args.rounds} alternated rounds`);
+  console.log(`clip ${clip.split('/').pop()}, ${args.frames} frames per source per phase, median of ${args.rounds} alternated rounds (ratios within each round)`);
   console.log(multiSourceTable(rows));
   if (args.json) writeFileSync(args.json, JSON.stringify(rows, null, 2) + '\n');
 }
