@@ -6,7 +6,7 @@
 import type { CameraHealth, DrivableSummary, FrameAnalysis, Hood } from '../core/analysis.js';
 import type { FrameMeta } from '../core/frame.js';
 import { heightOf, widthOf, type LabelMap } from '../core/labelmap.js';
-import type { DisplayClasses, FrameHeads, ModelManifest, PackedInput, Provider } from '../core/model.js';
+import type { DisplayClasses, FrameHeads, HeadScores, ModelManifest, PackedInput, Provider } from '../core/model.js';
 import type { FrameProcessor } from '../core/processor.js';
 import type { SignalOrigin } from '../core/signal.js';
 import type { SegmentationEngine } from '../engine/engine.js';
@@ -19,7 +19,7 @@ import { downsampleLabels } from '../stages/labelmap.js';
 import { renderOverlay, defaultOverlayStyle, type OverlayStyle } from '../stages/overlay.js';
 import { bgrLut, type Rgb } from '../stages/palette.js';
 import { greyThumbnail, toBgr } from '../stages/preprocess.js';
-import { ProbabilityEma, drivableConfidence, probabilityLabels, softmax } from '../stages/scores.js';
+import { ProbabilityEma, cellPlacement, drivableConfidence, probabilityLabels, softmax, softmaxStep } from '../stages/scores.js';
 
 export interface SegmenterOptions {
   analysis?: Partial<Omit<AnalysisConfig, 'classNames'>>;
@@ -166,7 +166,7 @@ export class Segmenter implements FrameProcessor {
     // (TwinLiteNet alone) gives its masks as they are, and no confidence.
     const probabilities = heads.logits && softmax(heads.logits);
     const smoothed = probabilities && state.ema ? state.ema.update(probabilities) : probabilities;
-    const labels = smoothed && state.ema ? this.labelsOf(smoothed, heads.labels) : downsampleLabels(heads.labels, this.analysisScale);
+    const labels = smoothed && state.ema ? this.labelsOf(smoothed, heads.labels, heads.logits!) : downsampleLabels(heads.labels, this.analysisScale);
     const maps = { ...(heads.drivable && { drivable: heads.drivable.mask }), ...(heads.lanes && { lanes: heads.lanes }) };
     const analysis = analyse(labels, this.analysisConfig, this.drivable, maps, state.hood);
     const confidence = smoothed ? drivableConfidence(smoothed, this.drivable, this.analysisConfig.corridor, hoodRows(state.hood, smoothed.width, smoothed.height)) : null;
@@ -174,14 +174,19 @@ export class Segmenter implements FrameProcessor {
     return { analysis, summary: summarize(analysis, this.analysisConfig, { confidence, camera: reading.health, status }) };
   }
 
-  /** Labels at the analysis size from smoothed probabilities, placed as the model places its own. */
-  private labelsOf(p: ReturnType<typeof softmax>, modelLabels: LabelMap): LabelMap {
+  /**
+   * Labels at the analysis size from smoothed probabilities (softmax of `logits`), placed as the
+   * model's own head places its upsampled scores (aligned corners or half-pixel centres).
+   */
+  private labelsOf(p: ReturnType<typeof softmax>, modelLabels: LabelMap, logits: HeadScores): LabelMap {
     const f = this.analysisScale;
     const inW = widthOf(modelLabels);
     const inH = heightOf(modelLabels);
-    // The models upsample with aligned corners: input pixel x sits at cell x * (cells - 1) / (pixels - 1).
-    const scale = (cells: number, pixels: number) => (pixels > 1 ? (f * (cells - 1)) / (pixels - 1) : 0);
-    return probabilityLabels(p, Math.ceil(inW / f), Math.ceil(inH / f), scale(p.width, inW), scale(p.height, inH), this.classes.names.length);
+    const mode = this.engine.manifest.heads.classes!.logits.upsampling;
+    const step = softmaxStep(logits.width);
+    const x = cellPlacement(inW, logits.width, step, f, mode);
+    const y = cellPlacement(inH, logits.height, step, f, mode);
+    return probabilityLabels(p, Math.ceil(inW / f), Math.ceil(inH / f), x.scale, y.scale, this.classes.names.length, x.offset, y.offset);
   }
 
   private estimateHood(state: SourceState, thumb: ReturnType<typeof greyThumbnail>, sourceId: string): Hood {

@@ -13,13 +13,20 @@ import { corridorSpan } from './drivable.js';
 /** The same layout as HeadScores, holding probabilities (each cell's channels sum to 1). */
 export type ClassProbabilities = HeadScores;
 
+const softmaxMaxWidth = 160;
+
+/** Every how many cells softmax samples a grid `width` cells wide (1: every cell). */
+export function softmaxStep(width: number, maxWidth = softmaxMaxWidth): number {
+  return Math.max(1, Math.ceil(width / maxWidth));
+}
+
 /**
  * Softmax over the channels of every cell. Grids wider than `maxWidth` cells (a model that
  * returns scores at full size) are first sampled every n-th cell, so that smoothing costs the same
  * for every model.
  */
-export function softmax(logits: HeadScores, maxWidth = 160): ClassProbabilities {
-  const step = Math.max(1, Math.ceil(logits.width / maxWidth));
+export function softmax(logits: HeadScores, maxWidth = softmaxMaxWidth): ClassProbabilities {
+  const step = softmaxStep(logits.width, maxWidth);
   const width = Math.ceil(logits.width / step);
   const height = Math.ceil(logits.height / step);
   const { channels } = logits;
@@ -94,9 +101,10 @@ export function stepResponseFrames(strength: number): number {
 /**
  * Labels at `width` x `height` from probabilities bilinearly interpolated between cells, as the
  * models compute their own labels (upsampled scores, then argmax). Output pixel (x, y) sits at
- * cell coordinates (x * scaleX, y * scaleY). Channels beyond `classes` are void (255).
+ * cell coordinates (x * scaleX + offsetX, y * scaleY + offsetY), within the grid (see
+ * cellPlacement). Channels beyond `classes` are void (255).
  */
-export function probabilityLabels(p: ClassProbabilities, width: number, height: number, scaleX: number, scaleY: number, classes: number): LabelMap {
+export function probabilityLabels(p: ClassProbabilities, width: number, height: number, scaleX: number, scaleY: number, classes: number, offsetX = 0, offsetY = 0): LabelMap {
   const { channels, width: w, height: h, data } = p;
   const plane = w * h;
   // Each cell's most likely channel, channel by channel over whole planes (memory in order).
@@ -112,14 +120,14 @@ export function probabilityLabels(p: ClassProbabilities, width: number, height: 
   const x1s = new Int32Array(width);
   const fxs = new Float64Array(width);
   for (let x = 0; x < width; x++) {
-    const sx = Math.min(w - 1, x * scaleX);
+    const sx = Math.min(w - 1, Math.max(0, x * scaleX + offsetX));
     x0s[x] = Math.floor(sx);
     x1s[x] = Math.min(w - 1, x0s[x]! + 1);
     fxs[x] = sx - x0s[x]!;
   }
   const out = new Uint8Array(width * height);
   for (let y = 0; y < height; y++) {
-    const sy = Math.min(h - 1, y * scaleY);
+    const sy = Math.min(h - 1, Math.max(0, y * scaleY + offsetY));
     const y0 = Math.floor(sy);
     const y1 = Math.min(h - 1, y0 + 1);
     const fy = sy - y0;
@@ -173,6 +181,16 @@ export function drivableConfidence(p: ClassProbabilities, drivable: Uint8Array, 
     }
   }
   return n ? sum / n : 0;
+}
+
+/**
+ * Where every `factor`-th pixel of a model input `pixels` wide falls on a head's grid of `cells`
+ * cells sampled every `step`-th cell, as the model's own upsampling places it: cell coordinate =
+ * output pixel * scale + offset (for probabilityLabels).
+ */
+export function cellPlacement(pixels: number, cells: number, step: number, factor: number, mode: 'align-corners' | 'half-pixel'): { scale: number; offset: number } {
+  if (mode === 'align-corners') return { scale: pixels > 1 ? (factor * (cells - 1)) / (pixels - 1) / step : 0, offset: 0 };
+  return { scale: (factor * cells) / pixels / step, offset: ((0.5 * cells) / pixels - 0.5) / step };
 }
 
 /** Source coordinate and weight of each output coordinate, for bilinear resampling. */

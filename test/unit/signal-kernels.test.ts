@@ -8,7 +8,7 @@ import { freeSpace } from '../../src/stages/freespace.js';
 import { HoodEstimator, hoodLine, hoodPolygon, hoodRows, noHood } from '../../src/stages/hood.js';
 import { labelMap } from '../../src/core/labelmap.js';
 import type { HeadScores } from '../../src/core/model.js';
-import { ProbabilityEma, drivableConfidence, probabilityLabels, softmax, stepResponseFrames } from '../../src/stages/scores.js';
+import { ProbabilityEma, argmaxScores, cellPlacement, drivableConfidence, probabilityLabels, resizeScoresInto, softmax, softmaxStep, stepResponseFrames } from '../../src/stages/scores.js';
 import { bestLag, meanAbsError, meanChange } from '../../src/stages/series.js';
 
 /** A grid whose every cell has the same probabilities per channel. */
@@ -61,6 +61,26 @@ describe('class probabilities', () => {
     ema.reset();
     expect(ema.update(road).data[0]).toBe(1);
     expect(() => new ProbabilityEma(1)).toThrow(RangeError);
+  });
+
+  it('labels from probabilities fall where the model places its own: half-pixel centres or aligned corners', () => {
+    // A row of 4 cells at stride 8 (a 32-pixel input): cell 0 class 0, cells 1-3 class 1; labels at half size.
+    const logits: HeadScores = { data: Float32Array.of(10, 0, 0, 0, 0, 10, 10, 10), channels: 2, width: 4, height: 1 };
+    const p = softmax(logits);
+    const labelsWith = (mode: 'align-corners' | 'half-pixel') => {
+      const x = cellPlacement(32, 4, softmaxStep(4), 2, mode);
+      return [...probabilityLabels(p, 16, 1, x.scale, 0, 2, x.offset).data];
+    };
+    // The model's own scores, resized to the input with its head's mode, then every 2nd pixel.
+    const modelLabels = (mode: 'align-corners' | 'half-pixel') => {
+      const full: HeadScores = { data: new Float32Array(2 * 32), channels: 2, width: 32, height: 1 };
+      resizeScoresInto(logits, full, mode, false);
+      return [...argmaxScores(full, 2, 255)].filter((_, i) => i % 2 === 0);
+    };
+    // Half-pixel: the boundary sits at input pixel 7.5 (pixels 0, 2, 4, 6 are class 0); aligned corners: 5.17.
+    expect(labelsWith('half-pixel')).toEqual([0, 0, 0, 0, ...Array(12).fill(1)]);
+    expect(labelsWith('align-corners')).toEqual([0, 0, 0, ...Array(13).fill(1)]);
+    for (const mode of ['half-pixel', 'align-corners'] as const) expect(labelsWith(mode)).toEqual(modelLabels(mode));
   });
 
   it('labels from interpolated probabilities match a per-class argmax everywhere; void channels give 255', () => {
