@@ -3,10 +3,9 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { deviceChoices } from '../engine/devices.js';
-import { precisionChoices } from '../core/model.js';
+import { overlayOpacity, precisionChoices } from '../core/model.js';
 import { videoQualities } from '../sinks/ffmpeg-encoder.js';
 import { defaultCorridor } from '../stages/drivable.js';
-import { defaultOverlayStyle } from '../stages/overlay.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
 
 const fraction = z.number().min(0).max(1);
@@ -59,7 +58,7 @@ export const defaults = {
   stride: 1,
   fps: 10,
   device: 'auto',
-  opacity: defaultOverlayStyle.opacity,
+  opacity: overlayOpacity,
   corridor: defaultCorridor,
   hud: true,
   /** How long a frame waits for a batch of several sources' frames to fill, ms. */

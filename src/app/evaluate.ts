@@ -7,12 +7,10 @@ import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { FrameHeads } from '../core/model.js';
 import type { SegmentationEngine } from '../engine/engine.js';
-import { readImage } from '../sources/images.js';
+import { readImage, readLabels } from '../sources/images.js';
 import { sampleLabels } from '../stages/labelmap.js';
 import { BinaryCounts, ConfusionMatrix, type BinaryReport, type MetricsReport } from '../stages/metrics.js';
-import { matToLabels } from '../stages/postprocess.js';
 import { toBgr } from '../stages/preprocess.js';
-import { cv } from '../util/cv.js';
 import { ExitCode, RoadsegError } from '../util/errors.js';
 
 export interface Pair {
@@ -61,7 +59,7 @@ export async function evaluate(engine: SegmentationEngine, pairs: readonly Pair[
   const drivableLut = new Uint8Array(256);
   for (const c of drivableClasses) drivableLut[c] = 1;
   for (const p of pairs) {
-    const target = matToLabels(readImage(p.label, { flags: cv.IMREAD_GRAYSCALE }));
+    const target = readLabels(p.label);
     const [height, width] = target.shape as [number, number];
     const bgr = toBgr(readImage(p.image));
     const heads: FrameHeads = await engine.infer(engine.prepare(bgr));

@@ -14,10 +14,8 @@ import type { DrivableSummary } from '../core/analysis.js';
 import { Segmenter } from '../pipeline/segmenter.js';
 import { analyse } from '../stages/analyse.js';
 import { sampleLabels } from '../stages/labelmap.js';
-import { matToLabels } from '../stages/postprocess.js';
 import { bestLag, meanAbsError, meanChange } from '../stages/series.js';
-import { readImage } from '../sources/images.js';
-import { cv } from '../util/cv.js';
+import { readLabels } from '../sources/images.js';
 import { ExitCode, RoadsegError } from '../util/errors.js';
 import { createEngine, signalConfig, type EngineFlags, type SignalFlags } from './common.js';
 
@@ -84,13 +82,14 @@ export async function evalSequence(flags: SequenceFlags, log: (line: string) => 
       if (isStale(f)) continue;
       const { bgr, tensor } = signal.preprocess(f.image);
       const inference = await signal.infer(tensor);
+      const file = labels?.[runs.signal.length];
+      const frameLabels = file ? readLabels(file) : undefined;
       for (const [name, segmenter] of [['signal', signal], ['plain', plain]] as const) {
         const { analysis, summary } = segmenter.analyse(inference, bgr, f);
         runs[name].push(summary);
-        const file = labels?.[runs[name].length - 1];
-        if (!file) continue;
+        if (!frameLabels) continue;
         // The labels' figures, computed the same way at the same size and with the same hood.
-        const target = sampleLabels(matToLabels(readImage(file, { flags: cv.IMREAD_GRAYSCALE })), widthOf(analysis.labels), heightOf(analysis.labels));
+        const target = sampleLabels(frameLabels, widthOf(analysis.labels), heightOf(analysis.labels));
         const cfg = segmenter.analysisConfig;
         const t = analyse(target, cfg, undefined, {}, analysis.hood);
         truth[name].push({ drivablePct: t.drivableFraction * 100, egoCorridorPct: t.egoFraction * 100 });

@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { createReadStream, existsSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { defaults, withDefault } from '../app/config.js';
+import { defaults } from '../app/config.js';
 import type { SignalMessage } from '../core/signal.js';
 import { renderReport } from '../sinks/report-html.js';
 import { RoadStats } from '../stages/road-stats.js';
@@ -23,7 +23,7 @@ export function registerReport(program: Command): void {
     .description('write the HTML report (facts, plots of the signal over time, blocked spans) of a signal file made by `run -s`')
     .argument('<signal.jsonl>', 'signal file: one JSON signal message per line')
     .requiredOption('-o, --out <file.html>', 'the report to write')
-    .option('--blocked-below <pct>', withDefault('the ego corridor counts as blocked below this drivable %', defaults.blockedBelowPct), numberArg('--blocked-below', 0, 100), defaults.blockedBelowPct)
+    .option('--blocked-below <pct>', 'the ego corridor counts as blocked below this drivable %', numberArg('--blocked-below', 0, 100), defaults.blockedBelowPct)
     .action(async (file: string, flags: ReportFlags) => {
       if (!existsSync(file)) throw new RoadsegError(`signal file not found: ${file}`, { where: resolve(file), hint: 'make one with roadseg run VIDEO -s signal.jsonl', exitCode: ExitCode.input });
       ensureWritableDir(dirname(resolve(flags.out)), flags.out);

@@ -72,7 +72,7 @@ export function registerRun(program: Command): void {
     .option('--status-interval <s>', withDefault('seconds between status lines when standard error is not a terminal; 0 for none', defaults.statusIntervalS), numberArg('--status-interval', 0, 86400), defaults.statusIntervalS)
     .option('--summary <file>', 'also write the end-of-run summary as JSON')
     .option('--report <file.html>', 'write an HTML report of the run: facts, plots of the signal, blocked spans, a contact sheet')
-    .option('--blocked-below <pct>', withDefault('the ego corridor counts as blocked below this drivable %', defaults.blockedBelowPct), numberArg('--blocked-below', 0, 100), defaults.blockedBelowPct);
+    .option('--blocked-below <pct>', 'the ego corridor counts as blocked below this drivable %', numberArg('--blocked-below', 0, 100), defaults.blockedBelowPct);
   addSignalOptions(addEngineOptions(cmd)).action(async (source: string | undefined, sinkUris: string[], flags: RunFlags, command: Command) => {
     const config = buildConfig(source, sinkUris, flags, command);
     let progress: Progress | undefined;

@@ -139,6 +139,8 @@ export interface DisplayClasses {
 /** Class ids of the label map made for a model with only binary heads (255: neither). */
 export const binaryClassIds = { drivable: 0, lanes: 1 } as const;
 export const drivableTint: [number, number, number] = [0, 200, 90];
+/** How strongly the class colours cover the frame in the overlay, by default. */
+export const overlayOpacity = 0.45;
 export const laneColour: [number, number, number] = [0, 255, 255];
 
 /** Class names and colours of a model's label maps. */

@@ -23,6 +23,18 @@ export interface FrameStamp {
   captureTime: number;
 }
 
+const jsonOf = new WeakMap<SignalMessage, string>();
+
+/**
+ * The message as its JSON text, made once however many sinks send it: the JSONL line (without its
+ * newline), the MQTT payload, the Redis entry and the websocket message are the same bytes.
+ */
+export function signalJson(message: SignalMessage): string {
+  let json = jsonOf.get(message);
+  if (json === undefined) jsonOf.set(message, (json = JSON.stringify(message)));
+  return json;
+}
+
 export function stampOf(meta: FrameMeta): FrameStamp {
   return { source: meta.sourceId, frame: meta.index, ptsMs: Math.round(meta.ptsMs * 1000) / 1000, captureTime: meta.captureTimeMs };
 }

@@ -86,9 +86,6 @@ export interface LoadedModel {
   session: WorkerSession;
 }
 
-/** Packed inputs of one frame: per model, one tensor per TTA variant (one without TTA). */
-export type EngineInput = PackedInput;
-
 interface Variant {
   /** Input height relative to the model's own; undefined for fixed-size models. */
   scale: number;
@@ -96,8 +93,6 @@ interface Variant {
 }
 
 export class SegmentationEngine {
-  /** Milliseconds of the last `infer` call. */
-  lastInferMs = 0;
   /** Where the drivable fields come from: the drivable model, else the scene model. */
   readonly drivableSource: string;
   readonly classes: DisplayClasses;
@@ -126,10 +121,6 @@ export class SegmentationEngine {
   /** The scene model's precision. */
   get precision(): Precision {
     return this.models[0]!.precision;
-  }
-
-  get weightsPath(): string {
-    return this.models[0]!.weightsPath;
   }
 
   static async create(opts: EngineOptions = {}): Promise<SegmentationEngine> {
@@ -229,7 +220,7 @@ export class SegmentationEngine {
   }
 
   /** One frame packed for every model (and TTA variant), each at its own size and colour order. */
-  prepare(bgr: Mat): EngineInput {
+  prepare(bgr: Mat): PackedInput {
     return this.models.map((m, i) => {
       const packed = new Map<string, InputTensor>();
       return this.variants.map((v) => {
@@ -262,7 +253,7 @@ export class SegmentationEngine {
   }
 
   /** One frame's heads. A bare tensor is the scene model's only input (no drivable model, no TTA). */
-  async infer(input: EngineInput | InputTensor): Promise<FrameHeads> {
+  async infer(input: PackedInput | InputTensor): Promise<FrameHeads> {
     return (await this.inferBatch([Array.isArray(input) ? input : [[input]]]))[0]!;
   }
 
@@ -270,8 +261,7 @@ export class SegmentationEngine {
    * Several frames in one run per model and variant (the weights take a dynamic batch); frames of
    * one batch have the same size.
    */
-  async inferBatch(inputs: readonly EngineInput[]): Promise<FrameHeads[]> {
-    const t0 = performance.now();
+  async inferBatch(inputs: readonly PackedInput[]): Promise<FrameHeads[]> {
     const tta = this.variants.length > 1;
     const runs = this.models.flatMap((m, i) =>
       this.variants.map((_, v) => ({
@@ -281,7 +271,6 @@ export class SegmentationEngine {
       })),
     );
     const outputs = await this.worker.runAll(runs);
-    this.lastInferMs = performance.now() - t0;
     return inputs.map((input, n) => {
       const perModel = this.models.map((m, i) => {
         const variantsOut = this.variants.map((v, k) => ({ v, tensor: input[i]![k]!, outputs: outputs[i * this.variants.length + k]! }));

@@ -205,6 +205,8 @@ export function createGraph(parts: GraphParts): PipelineHandle {
    */
   const sendStale = (lane: Lane, message?: SignalMessage) => {
     if (message) lane.staleQueue.push(message);
+    // Called as every frame leaves: nothing to do unless a live source is reconnecting.
+    if (!lane.staleQueue.length) return;
     const oldest = lane.inGraph.size ? Math.min(...lane.inGraph) : Infinity;
     while (lane.staleQueue.length && lane.staleQueue[0]!.frame < oldest) {
       const m = lane.staleQueue.shift()!;

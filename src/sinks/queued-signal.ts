@@ -4,7 +4,7 @@
  * subclass connects (open), sends one message (send) and finalises (close).
  */
 import type { PipelineContext, ProcessedFrame, Sink } from '../core/sink.js';
-import type { SignalMessage } from '../core/signal.js';
+import { signalJson, type SignalMessage } from '../core/signal.js';
 import { SendQueue, throttledLog, type SendQueueOptions } from '../util/broker.js';
 
 export abstract class QueuedSignalSink implements Sink {
@@ -30,7 +30,7 @@ export abstract class QueuedSignalSink implements Sink {
   }
 
   writeSignal(message: SignalMessage): void {
-    this.queue.push(JSON.stringify(message));
+    this.queue.push(signalJson(message));
   }
 
   stats(): Record<string, number> {

@@ -11,7 +11,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
-import type { SignalMessage } from '../core/signal.js';
+import { signalJson, type SignalMessage } from '../core/signal.js';
 import type { PipelineContext, ProcessedFrame, Sink } from '../core/sink.js';
 
 export interface SignalSinkOptions {
@@ -49,7 +49,7 @@ export class SignalSink implements Sink {
 
   writeSignal(message: SignalMessage): void {
     if (this.closed) return;
-    const line = JSON.stringify(message) + '\n';
+    const line = signalJson(message) + '\n';
     if (this.toStdout) {
       if (this.readerGone) {
         this.notSent++;

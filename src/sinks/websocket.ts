@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { PipelineContext, ProcessedFrame, Sink } from '../core/sink.js';
-import type { SignalMessage } from '../core/signal.js';
+import { signalJson, type SignalMessage } from '../core/signal.js';
 import { listenAddress } from '../core/uri.js';
 import { packageRoot } from '../util/package.js';
 import { AccessRules, HttpEndpoint, refuseUpgrade, staticFiles, type Refusal } from './http-endpoint.js';
@@ -164,7 +164,8 @@ export class WebSocketSink implements Sink, SessionHost {
   /** A signal message to every client subscribed to its source (also a live source's stale ticks); never waits. */
   writeSignal(message: SignalMessage): void {
     this.metrics.signal(message);
-    const signal = Buffer.from(JSON.stringify(message), 'utf8');
+    if (this.clients.size === 0) return;
+    const signal = Buffer.from(signalJson(message), 'utf8');
     for (const c of this.clients) c.signal(signal, message.source);
   }
 

@@ -5,6 +5,8 @@ import { imageExtensions } from '../core/uri.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
 import { cv, type Mat } from '../util/cv.js';
 import { expandInputs } from '../util/glob.js';
+import type { LabelMap } from '../core/labelmap.js';
+import { matToLabels } from '../stages/postprocess.js';
 
 /** Scale from each deeper sample type to 8 bits: 16-bit PNG / TIFF, float TIFF (0..1). */
 const to8BitScale = new Map<number, number>([
@@ -66,4 +68,14 @@ function notAnImage(path: string, why: string): RoadsegError {
  */
 export function expandImageInputs(inputs: readonly string[]): string[] {
   return expandInputs(inputs, { noun: 'images', extensions: imageExtensions, mustExist: false });
+}
+
+/** A label image (one channel of class ids) as a label map; the decoded Mat is released. */
+export function readLabels(path: string): LabelMap {
+  const mat = readImage(path, { flags: cv.IMREAD_GRAYSCALE });
+  try {
+    return matToLabels(mat);
+  } finally {
+    mat.release();
+  }
 }

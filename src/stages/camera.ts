@@ -106,9 +106,11 @@ export class CameraMonitor {
   update(grey: Uint8Array, width: number, height: number, roadRows: readonly [number, number]): CameraReading {
     const { mean, p99 } = greyStats(grey);
     const sharpness = laplacianVariance(grey, width, roadRows[0], roadRows[1]);
-    const blocks = blockMeans(grey, width, height);
     let sceneCut = false;
-    if (this.video && this.previous?.length === grey.length) {
+    // Stillness and scene cuts compare frames: a still image has no previous one to keep.
+    if (!this.video) return this.reading(mean, p99, sharpness, sceneCut);
+    const blocks = blockMeans(grey, width, height);
+    if (this.previous?.length === grey.length) {
       this.still = meanAbsDiff(grey, this.previous) < this.t.stillChange ? this.still + 1 : 0;
       let change = 0;
       for (let i = 0; i < blocks.length; i++) change += Math.abs(blocks[i]! - this.previousBlocks![i]!);
@@ -116,8 +118,13 @@ export class CameraMonitor {
     } else {
       this.still = 0;
     }
-    this.previous = new Uint8Array(grey);
+    if (this.previous?.length === grey.length) this.previous.set(grey);
+    else this.previous = new Uint8Array(grey);
     this.previousBlocks = blocks;
+    return this.reading(mean, p99, sharpness, sceneCut);
+  }
+
+  private reading(mean: number, p99: number, sharpness: number, sceneCut: boolean): CameraReading {
     const condition: CameraCondition =
       this.still > this.t.frozenFrames ? 'frozen'
       : p99 < this.t.darkP99 ? 'dark'

@@ -1,7 +1,7 @@
 import { cv, type Mat } from '../util/cv.js';
 import type { EdgeSample, EgoCorridor, Hood } from '../core/analysis.js';
 import { heightOf, widthOf, type LabelMap } from '../core/labelmap.js';
-import { drivableTint, laneColour } from '../core/model.js';
+import { drivableTint, laneColour, overlayOpacity } from '../core/model.js';
 import { colorize, paintMask, type Rgb } from './palette.js';
 import { releaseIntermediates } from './preprocess.js';
 
@@ -16,7 +16,7 @@ export interface OverlayStyle {
   laneColor: Rgb;
 }
 
-export const defaultOverlayStyle: OverlayStyle = { opacity: 0.45, edgeColor: [255, 255, 0], drivableColor: drivableTint, laneColor: laneColour };
+export const defaultOverlayStyle: OverlayStyle = { opacity: overlayOpacity, edgeColor: [255, 255, 0], drivableColor: drivableTint, laneColor: laneColour };
 
 /** 0/1 masks at the label map's size, painted over the class colours. */
 export interface OverlayMasks {
