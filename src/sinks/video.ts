@@ -45,6 +45,7 @@ export class VideoFileSink implements Sink {
   resized = 0;
   private writer: Writer | undefined;
   private encoder: FfmpegEncoder | undefined;
+  private useFfmpeg = false;
   private size: { width: number; height: number } | undefined;
   private fps = 25;
   private readonly fileSizeLimit = fileSizeLimitBytes();
@@ -62,11 +63,13 @@ export class VideoFileSink implements Sink {
   open(ctx: PipelineContext): void {
     this.size = { width: ctx.stream.width, height: ctx.stream.height };
     this.fps = ctx.stream.fps;
+    // Asked here, before the frames flow: the probe runs ffmpeg once and waits for it.
+    this.useFfmpeg = ffmpegExtensions.has(extname(this.path).toLowerCase()) && ffmpegEncoderAvailable();
   }
 
   /** At the first frame: the ffmpeg encoder for H.264 containers where there is one, else OpenCV's writer. */
   private openOutput(): void {
-    if (ffmpegExtensions.has(extname(this.path).toLowerCase()) && ffmpegEncoderAvailable()) {
+    if (this.useFfmpeg) {
       this.encoder = new FfmpegEncoder(this.path, { width: this.size!.width, height: this.size!.height, fps: this.fps }, this.quality);
       this.codec = this.encoder.codec;
       return;

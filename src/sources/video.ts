@@ -2,7 +2,8 @@
  * Video through OpenCV's VideoCapture (FFmpeg backend): files, cameras and network streams.
  * Decoding runs on libuv's thread pool (readAsync), so it overlaps with inference.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { existsSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { cv } from '../util/cv.js';
@@ -72,7 +73,7 @@ export class CaptureSource implements RewindableSource {
       return null;
     }
     this.index++;
-    const ptsMs = this.info.kind === 'file' ? this.containerPts() : performance.now() - this.clockStart;
+    const ptsMs = this.info.kind === 'file' ? await this.containerPts() : performance.now() - this.clockStart;
     return { sourceId: this.info.sourceId, index: this.index, ptsMs, captureTimeMs: Date.now(), image: toBgr(mat) };
   }
 
@@ -87,12 +88,13 @@ export class CaptureSource implements RewindableSource {
    * gives back only when flushed at the end: their pts then come from the container's packet
    * list (ffprobe), the next one after the previous frame's, so variable frame rates stay right.
    */
-  private containerPts(): number {
+  private async containerPts(): Promise<number> {
     const pts = this.cap.get(cv.CAP_PROP_POS_MSEC);
     const previous = this.lastFilePts;
     if (pts > previous || previous < 0) this.lastFilePts = pts;
     else {
-      this.containerPtsList ??= readContainerPts(this.info.uri);
+      // Asynchronous: probing a long file takes a while, and the sinks and servers go on meanwhile.
+      this.containerPtsList ??= await readContainerPts(this.info.uri);
       this.lastFilePts = this.containerPtsList.find((p) => p > previous + 0.5) ?? previous + 1000 / this.info.fps;
     }
     return this.lastFilePts;
@@ -120,9 +122,9 @@ export class CaptureSource implements RewindableSource {
  * The presentation times of the first video stream's packets, in ms from the stream's start (as
  * OpenCV counts them), ascending; empty when ffprobe is missing or fails.
  */
-function readContainerPts(path: string): number[] {
+async function readContainerPts(path: string): Promise<number[]> {
   try {
-    const out = execFileSync('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=start_time:packet=pts_time', '-of', 'json', path], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
+    const { stdout: out } = await promisify(execFile)('ffprobe', ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=start_time:packet=pts_time', '-of', 'json', path], { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
     const probe = JSON.parse(out) as { streams?: { start_time?: string }[]; packets?: { pts_time?: string }[] };
     const start = Number(probe.streams?.[0]?.start_time ?? 0) || 0;
     return (probe.packets ?? [])
