@@ -4,6 +4,7 @@ import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runCli, startCli } from './helpers/cli.js';
 import { modelsDir, tempDir, videos } from './helpers/paths.js';
+import { waitFor } from './helpers/servers.js';
 import { allClips, clipFrames, readBack, readSignal } from './helpers/video.js';
 
 // Small model input: these tests are about the graph (every frame, order, finalised files), not
@@ -193,12 +194,4 @@ function truncated(clip: string, fraction: number): string {
   const p = join(tempDir(), `cut_${clip}`);
   writeFileSync(p, src.subarray(0, Math.floor(src.length * fraction)));
   return p;
-}
-
-async function waitFor(cond: () => boolean, timeoutMs: number): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error('timed out waiting');
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }

@@ -2,7 +2,6 @@
 // sees (message, exit code) and that what was already produced survives.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SegmentationEngine } from '../src/engine/engine.js';
@@ -13,6 +12,7 @@ import { cv } from '../src/util/cv.js';
 import { runCli, startCli } from './helpers/cli.js';
 import { ElemType, buildOnnx, sha256, type ValueSpec } from './helpers/onnx.js';
 import { data, modelsDir, tempDir, videos } from './helpers/paths.js';
+import { freePort, waitFor } from './helpers/servers.js';
 import { readBack, readSignal } from './helpers/video.js';
 
 const fast = ['--input-height', '129', '--models-dir', modelsDir, '--no-progress'];
@@ -233,20 +233,3 @@ describe('crashes', () => {
     expect(readBack(join(out, 'o.mp4')).frames).toBe(5);
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-async function waitFor(cond: () => boolean, timeoutMs: number): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
