@@ -9,7 +9,7 @@ import type { Sink } from '../core/sink.js';
 import type { FrameSource } from '../core/source.js';
 import { checkInputSize, inputSize } from '../core/input-size.js';
 import { scoresShape } from '../core/model.js';
-import { parseSinkUri, parseSourceUri } from '../core/uri.js';
+import { parseSinkUri, parseSourceUri, videoInputExtensions } from '../core/uri.js';
 import { SegmentationEngine } from '../engine/engine.js';
 import { getManifest } from '../engine/registry.js';
 import { createGraph, type PipelineHandle, type SinkBinding, type SourceBinding } from '../pipeline/graph.js';
@@ -141,9 +141,11 @@ function uniqueId(id: string, taken: Set<string>): string {
  * A source id as part of a file name or topic: without its video file extension (so that
  * `out/{source}.mp4` is `out/drive.mp4`), anything but letters, digits, '.', '_' and '-' as '_'.
  */
+const videoSuffix = new RegExp(`(${[...videoInputExtensions].map((e) => e.replace('.', '\\.')).join('|')})$`, 'i');
+
 export function fileSafe(id: string): string {
   return id
-    .replace(/\.(mp4|m4v|mov|mkv|avi|webm|ts|mpg|mpeg)$/i, '')
+    .replace(videoSuffix, '')
     .replace(/[^A-Za-z0-9._-]/g, '_')
     .replace(/^\.+/, '_');
 }

@@ -15,6 +15,8 @@ import { isGlob } from '../util/glob.js';
 
 export const imageExtensions = new Set(['.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm']);
 export const videoExtensions = ['.mp4', '.m4v', '.mov', '.mkv', '.avi'] as const;
+/** Video files roadseg reads (FFmpeg through OpenCV): those it writes, and a few more containers. */
+export const videoInputExtensions: ReadonlySet<string> = new Set([...videoExtensions, '.webm', '.ts', '.mpg', '.mpeg']);
 export const signalExtensions = ['.jsonl', '.ndjson'] as const;
 export const streamSchemes = ['rtsp', 'rtsps', 'rtmp', 'http', 'https', 'udp', 'tcp', 'srt'] as const;
 

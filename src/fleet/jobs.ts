@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { realpathSync, statSync } from 'node:fs';
 import { basename, extname, resolve } from 'node:path';
 import { Queue, type ConnectionOptions, type Job } from 'bullmq';
+import { videoInputExtensions } from '../core/uri.js';
 import { expandInputs } from '../util/glob.js';
 import { ExitCode, RoadsegError } from '../util/errors.js';
 import { parseRedisUrl } from '../util/broker.js';
@@ -72,12 +73,10 @@ export const fleetDefaults = {
   maxStalledCount: 2,
 } as const;
 
-/** Videos a folder given to `roadseg submit` contributes (what FFmpeg reads; outputs: core/uri.ts). */
-export const videoExtensions = new Set(['.mp4', '.mkv', '.avi', '.mov', '.webm', '.m4v', '.ts']);
 
 /** Files, folders (their videos, sorted by name) and globs (`*` `?` in the last component). */
 export function expandVideoInputs(inputs: readonly string[]): string[] {
-  return expandInputs(inputs, { noun: 'videos', extensions: videoExtensions, mustExist: true });
+  return expandInputs(inputs, { noun: 'videos', extensions: videoInputExtensions, mustExist: true });
 }
 
 /** The job for one file: its id (from real path, size, mtime and options) and its data. */
