@@ -8,8 +8,8 @@ export default defineConfig({
     pool: 'forks',
     // Two cores: one test file at a time keeps model runs from starving each other.
     fileParallelism: false,
-    testTimeout: 120_000,
-    hookTimeout: 120_000,
+    testTimeout: 300_000,
+    hookTimeout: 300_000,
     reporters: ['default'],
   },
 });

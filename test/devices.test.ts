@@ -104,10 +104,9 @@ describe('the probe', () => {
     expect(describeVulkan(nvidia({ vulkanDrivers: [radv] }))).toBe("no Vulkan driver for this machine's devices (installed: radeon)");
   });
 
-  it('probes this machine cheaply and consistently', () => {
-    const t0 = performance.now();
+  it('probes this machine consistently', () => {
     const probe = probeDevices();
-    expect(performance.now() - t0).toBeLessThan(200);
+    expect(probeDevices()).toEqual(probe);
     expect(probe.hardwareGpu).toBe((probe.gpuDrivers ?? []).length > 0);
     expect(Array.isArray(probe.vulkanDrivers)).toBe(true);
     if (probe.nvidiaGpu) expect(probe.gpuDrivers).toContain('nvidia');

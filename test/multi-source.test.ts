@@ -1,11 +1,12 @@
 // Several sources in one run, through the real CLI, model, OpenCV decoding and encoding.
 import { execFileSync, spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { cv } from '../src/util/cv.js';
 import { runCli, startCli } from './helpers/cli.js';
 import { modelsDir, tempDir, videos } from './helpers/paths.js';
+import { waitFor } from './helpers/servers.js';
 import { readBack, readSignal } from './helpers/video.js';
 
 const fast = ['--input-height', '129', '--models-dir', modelsDir, '--no-progress'];
@@ -100,11 +101,11 @@ describe('several sources in one run', () => {
     const display = `:${100 + (process.pid % 800)}`;
     const xvfb = spawn('Xvfb', [display, '-screen', '0', '1600x900x24'], { stdio: 'ignore' });
     try {
-      await new Promise((r) => setTimeout(r, 1000));
+      // The X server is up once its socket exists.
+      await waitFor(() => existsSync(`/tmp/.X11-unix/X${display.slice(1)}`), 60_000, 'Xvfb');
       const signal = join(tempDir(), 's.jsonl');
       const run = startCli(['run', '--source', a, '--source', c, '--loop', '--window', '--signal', signal, ...fast], { env: { DISPLAY: display } });
-      const t0 = Date.now();
-      while (Date.now() - t0 < 90_000 && (readSignalSafe(signal) < 20)) await new Promise((r) => setTimeout(r, 250));
+      await waitFor(() => readSignalSafe(signal) >= 20, 120_000, 'frames in the window');
       const shot = join(tempDir(), 'screen.png');
       execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'x11grab', '-video_size', '1600x900', '-i', display, '-frames:v', '1', shot]);
       run.child.kill('SIGINT');

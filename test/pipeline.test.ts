@@ -121,7 +121,7 @@ describe('stopping', () => {
         frames = 0;
       }
       return frames > 0;
-    }, 20_000);
+    }, 60_000);
     // Frames the encoder had taken, up to those in the graph when it was killed.
     const lines = readFileSync(signal, 'utf8').split('\n').length - 1;
     expect(frames).toBeGreaterThanOrEqual(lines - 3);

@@ -26,7 +26,7 @@ describe('websocket output of a real run', () => {
     await Promise.all([signalOnly, everything].map((c) => new Promise((r) => c.ws.once('open', r))));
     everything.subscribe({ frames: true, frameKind: 'source', classMap: true });
     // The subscription is taken when it arrives; a round trip through the server makes sure it has.
-    await new Promise((r) => setTimeout(r, 200));
+    await everything.settled();
 
     const labelsByFrame = new Map<number, { data: Uint8Array; width: number; height: number }>();
     handle.results.subscribe((f) => labelsByFrame.set(f.meta.index, { data: Uint8Array.from(f.labels.data), width: widthOf(f.labels), height: heightOf(f.labels) }));

@@ -10,6 +10,7 @@ import { WebSocketSink } from '../src/sinks/websocket.js';
 import { BinaryKind, decodeClassMap, encodeClassMap, packBinary, unpackBinary, type FrameHeader } from '../src/sinks/websocket-protocol.js';
 import { openSink } from '../src/app/sinks.js';
 import { getManifest } from '../src/engine/registry.js';
+import { waitFor } from './helpers/servers.js';
 import { serveSettings } from '../src/app/config.js';
 import { RoadsegError } from '../src/util/errors.js';
 import { connectClient, handshakeStatus, servePipeline, until, type Served, type TestClient } from './helpers/ws-client.js';
@@ -110,22 +111,23 @@ describe('websocket sink, served by a running pipeline', () => {
     const memory: number[] = [];
     const backlog: number[] = [];
     const writtenAtStart = sink.framesWritten;
-    const t0 = Date.now();
     // Until the stalled client's socket buffers are full and the server drops its signals, and
-    // a few seconds after.
-    let droppingSince: number | undefined;
-    while (Date.now() - t0 < 60_000) {
-      await new Promise((r) => setTimeout(r, 250));
-      const m = process.memoryUsage();
-      memory.push(m.heapUsed + m.arrayBuffers);
-      const stalledStats = ours().at(-1)!;
-      backlog.push(stalledStats.bufferedAmount);
-      if (stalledStats.signalsDropped > 0) droppingSince ??= Date.now();
-      if (droppingSince && Date.now() - droppingSince > 3000) break;
-    }
-    expect(droppingSince, 'the stalled client reached the buffer bound').toBeDefined();
+    // for 20 frames after: states, counted in frames, whatever the machine's speed.
+    let writtenWhenDropping: number | undefined;
+    await waitFor(
+      async () => {
+        await new Promise((r) => setTimeout(r, 250));
+        const m = process.memoryUsage();
+        memory.push(m.heapUsed + m.arrayBuffers);
+        const stalledStats = ours().at(-1)!;
+        backlog.push(stalledStats.bufferedAmount);
+        if (stalledStats.signalsDropped > 0) writtenWhenDropping ??= sink.framesWritten;
+        return writtenWhenDropping !== undefined && sink.framesWritten >= writtenWhenDropping + 20;
+      },
+      240_000,
+      'the stalled client to reach the buffer bound, and 20 frames more',
+    );
     const written = sink.framesWritten - writtenAtStart;
-    expect(written).toBeGreaterThan(10);
 
     const stats = ours();
     const stalledStats = stats.at(-1)!;
@@ -143,21 +145,21 @@ describe('websocket sink, served by a running pipeline', () => {
       expect(s.signalsDropped).toBe(0);
       expect(s.classMapsDropped).toBe(0);
       expect(s.signalsSent).toBeGreaterThanOrEqual(written);
-      await until('every signal sent to a reader arrives', () => c.signalTexts.length >= s.signalsSent, 10_000);
+      await until('every signal sent to a reader arrives', () => c.signalTexts.length >= s.signalsSent, 60_000);
       const frames = c.signals().map((x) => x.frame);
       for (let k = 1; k < frames.length; k++) expect(frames[k]).toBe(frames[k - 1]! + 1);
       const imagesBefore = c.frames.length;
-      await until('a new image at each reader', () => c.frames.length > imagesBefore, 10_000);
+      await until('a new image at each reader', () => c.frames.length > imagesBefore, 60_000);
       expect(c.frames.at(-1)).toMatchObject({ type: 'frame', kind: 'overlay', width: 1280, height: 720, mime: 'image/jpeg' });
     }
     for (const c of [...readers, stalled]) c.ws.terminate();
-    await until('the server forgets them', () => sink.clientCount === 0, 10_000);
+    await until('the server forgets them', () => sink.clientCount === 0, 60_000);
   });
 
   it('500 connect/disconnect cycles: no leaked clients or descriptors, the stream goes on', async () => {
     const { sink } = served;
     const fds = () => readdirSync('/proc/self/fd').length;
-    await until('clients of earlier tests gone', () => sink.clientCount === 0, 10_000);
+    await until('clients of earlier tests gone', () => sink.clientCount === 0, 60_000);
     const watcher = connectClient(withToken());
     await watcher.hello;
     const fdsBefore = fds();
@@ -173,9 +175,9 @@ describe('websocket sink, served by a running pipeline', () => {
       });
       await Promise.all(clients.map((c) => c.closed));
     }
-    await until('the server forgets them', () => sink.clientCount === 1, 10_000);
+    await until('the server forgets them', () => sink.clientCount === 1, 60_000);
     expect(sink.stats().connections).toBeGreaterThanOrEqual(500);
-    await until('descriptors released', () => fds() <= fdsBefore + 2, 10_000);
+    await until('descriptors released', () => fds() <= fdsBefore + 2, 60_000);
     const signals = watcher.signalTexts.length;
     await until('the stream goes on', () => watcher.signalTexts.length > signals + 2 && sink.framesWritten > writtenBefore);
     watcher.ws.close();
@@ -190,7 +192,8 @@ describe('websocket sink on its own', () => {
     const lively = new WebSocket(`ws://127.0.0.1:${port}/`);
     await Promise.all([silent, lively].map((ws) => new Promise((r) => ws.once('open', r))));
     silent.pause();
-    await until('the silent client is dropped', () => sink.clientCount === 1, 5000);
+    await until('the silent client is dropped', () => sink.clientCount === 1, 60_000);
+    // Several heartbeats later the answering client is still there.
     await new Promise((r) => setTimeout(r, 500));
     expect(sink.clientCount).toBe(1);
     expect(lively.readyState).toBe(WebSocket.OPEN);

@@ -1,4 +1,5 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { expect } from 'vitest';
 import { cli, repoRoot } from './paths.js';
 
 export interface CliResult {
@@ -30,4 +31,15 @@ export function startCli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: 
   child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
   const done = new Promise<CliResult>((res) => child.on('close', (code, signal) => res({ code, signal, stdout, stderr })));
   return { child, done, out: () => stdout, err: () => stderr };
+}
+
+/** No stack trace, no native abort, not killed by a signal: how every CLI run must end. */
+export function expectClean(r: CliResult): void {
+  expect(r.stderr).not.toMatch(/internal error|\n\s+at .*:\d+:\d+|terminate called|Napi::Error|Unhandled|\uFEFF/);
+  expect(r.signal).toBeNull();
+}
+
+/** Runs ffmpeg quietly (test inputs are made with it). */
+export function ffmpeg(...args: string[]): void {
+  execFileSync('ffmpeg', ['-nostdin', '-loglevel', 'error', '-y', ...args]);
 }

@@ -4,7 +4,7 @@
  * broker restart), keeping Redis's append-only file.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +28,27 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs:
     if (Date.now() - t0 > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/**
+ * Whether some process listens on a loopback TCP port, read from the kernel's socket table: unlike
+ * a test connection, this does not use up a server that takes a single client (ffmpeg -listen 1).
+ */
+export function isListening(port: number): boolean {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  return ['/proc/net/tcp', '/proc/net/tcp6'].some((table) => {
+    let text = '';
+    try {
+      text = readFileSync(table, 'utf8');
+    } catch {
+      return false;
+    }
+    // Columns: sl local_address rem_address st ...; state 0A is LISTEN.
+    return text.split('\n').some((line) => {
+      const [, local, , state] = line.trim().split(/\s+/);
+      return state === '0A' && local?.endsWith(`:${hex}`);
+    });
+  });
 }
 
 function accepts(port: number): Promise<boolean> {

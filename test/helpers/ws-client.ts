@@ -34,6 +34,11 @@ export interface TestClient {
   errors: ErrorMessage[];
   stats: StatsMessage | undefined;
   subscribe(message: Omit<SubscribeMessage, 'type'>): void;
+  /**
+   * Resolves once the server has handled every message this client sent before it: a message
+   * that is not JSON is answered with an error, and a connection's messages are handled in order.
+   */
+  settled(): Promise<void>;
   signals(): SignalMessage[];
 }
 
@@ -58,6 +63,12 @@ export function connectClient(url: string, opts: { headers?: Record<string, stri
     errors: [],
     stats: undefined,
     subscribe: (message) => ws.send(JSON.stringify({ type: 'subscribe', ...message })),
+    settled: async () => {
+      const answered = client.errors.length;
+      ws.send('round trip');
+      await until('the server to answer a round trip', () => client.errors.length > answered);
+      client.errors.splice(answered, 1);
+    },
     signals: () => client.signalTexts.map((t) => JSON.parse(t) as SignalMessage),
   };
   ws.on('error', () => {});
