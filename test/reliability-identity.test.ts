@@ -1,13 +1,14 @@
-// Issue 20, section 3: an output never replaces an input or another output, whatever name reaches
-// it (a hard link, a symbolic link to the file or to its folder), for every command that writes
-// files. Each through the real CLI, asserting the message, the exit status and that the input's
-// bytes are unchanged.
+// Issue 20, section 3 and part of 7: an output never replaces an input or another output, whatever
+// name reaches it (a hard link, a symbolic link to the file or to its folder), for every command
+// that writes files; a run whose source fails still writes its --summary, with the failed
+// source's reason; `{source}` in --summary and --report gives one file per source. Each through
+// the real CLI, asserting the message, the exit status and that the input's bytes are unchanged.
 import { execFileSync } from 'node:child_process';
-import { linkSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from './helpers/cli.js';
-import { data, modelsDir, tempDir } from './helpers/paths.js';
+import { data, modelsDir, tempDir, videos } from './helpers/paths.js';
 import { readSignal } from './helpers/video.js';
 
 const fast = ['--input-height', '65', '--models-dir', modelsDir, '--no-progress'];
@@ -106,5 +107,58 @@ describe('an output that is an input under another name', () => {
       rmSync(join(out, name));
     }
     expect(readFileSync(image).equals(bytes)).toBe(true);
+  });
+});
+
+interface SourceSummary {
+  framesOut: number;
+  failed?: string;
+}
+
+describe('a run whose source fails', () => {
+  /** The first half of a shipped clip (its index is at the front): 11 of its 38 frames decode. */
+  function truncatedClip(dir: string): string {
+    const whole = readFileSync(join(videos, 'udacity_vehicledet_test_video.mp4'));
+    const cut = join(dir, 'cut.mp4');
+    writeFileSync(cut, whole.subarray(0, Math.floor(whole.length / 2)));
+    return cut;
+  }
+
+  it('two sources, one a truncated mp4, with --summary and --report: both written, the summary has the failed source`s reason; exit 3', () => {
+    const d = tempDir();
+    const r = runCli(['run', clip, '--source', truncatedClip(d), '--summary', join(d, 'summary.json'), '--report', join(d, 'report.html'), ...fast]);
+    expect(r.stderr).not.toMatch(/internal error|\n\s+at .*:\d+:\d+|Unhandled/);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/error: input ended early: decoded \d+ of the 38 frames/);
+    const s = JSON.parse(readFileSync(join(d, 'summary.json'), 'utf8')) as { failed: string; exitCode: number; sources: Record<string, SourceSummary> };
+    expect(s.failed).toMatch(/input ended early/);
+    expect(s.exitCode).toBe(3);
+    expect(s.sources['clip.mp4']).toMatchObject({ framesOut: 20 });
+    expect(s.sources['clip.mp4']!.failed).toBeUndefined();
+    expect(s.sources['cut.mp4']!.failed).toMatch(/input ended early: decoded \d+ of the 38 frames/);
+    expect(s.sources['cut.mp4']!.framesOut).toBeGreaterThan(0);
+    const html = readFileSync(join(d, 'report.html'), 'utf8');
+    expect(html).toMatch(/clip\.mp4/);
+    expect(html).toMatch(/cut\.mp4/);
+  });
+
+  it('{source} in --summary and --report: one of each per source (the failed one with its reason), also for a single source', () => {
+    const d = tempDir();
+    const r = runCli(['run', clip, '--source', truncatedClip(d), '--summary', join(d, 'out/{source}.json'), '--report', join(d, 'out/{source}/report.html'), ...fast]);
+    expect(r.code).toBe(3);
+    expect(readdirSync(join(d, 'out')).sort()).toEqual(['clip', 'clip.json', 'cut', 'cut.json']);
+    const of = (id: string) => JSON.parse(readFileSync(join(d, 'out', `${id}.json`), 'utf8')) as SourceSummary & { source: { sourceId: string } };
+    expect(of('clip')).toMatchObject({ framesOut: 20, source: { sourceId: 'clip.mp4' } });
+    expect(of('clip').failed).toBeUndefined();
+    expect(of('cut').failed).toMatch(/input ended early/);
+    for (const [id, other] of [['clip', 'cut.mp4'], ['cut', 'clip.mp4']]) {
+      const html = readFileSync(join(d, 'out', id!, 'report.html'), 'utf8');
+      expect(html).toMatch(new RegExp(`roadseg report: ${id}\\.mp4`));
+      expect(html).not.toMatch(new RegExp(other!.replace('.', '\\.')));
+    }
+    const one = join(d, 'one');
+    mkdirSync(one);
+    expect(runCli(['run', clip, '--stride', '10', '--summary', join(one, '{source}.json'), '--report', join(one, '{source}.html'), ...fast]).code).toBe(0);
+    expect(readdirSync(one).sort()).toEqual(['clip.html', 'clip.json']);
   });
 });
