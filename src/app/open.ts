@@ -9,7 +9,7 @@ import type { Sink } from '../core/sink.js';
 import type { FrameSource } from '../core/source.js';
 import { checkInputSize, inputSize } from '../core/input-size.js';
 import { scoresShape } from '../core/model.js';
-import { parseSinkUri, parseSourceUri, videoInputExtensions } from '../core/uri.js';
+import { parseSinkUri, parseSourceUri, perSourcePath } from '../core/uri.js';
 import { SegmentationEngine } from '../engine/engine.js';
 import { getManifest } from '../engine/registry.js';
 import { createGraph, type PipelineHandle, type SinkBinding, type SourceBinding } from '../pipeline/graph.js';
@@ -26,7 +26,7 @@ export interface PipelineOptions {
   engine?: SegmentationEngine;
   /** A source to use instead of opening the config's first source (benchmarks: frames held in memory). */
   source?: FrameSource;
-  /** Other files the caller writes for this run (the run summary), checked and locked with the sinks' files. */
+  /** Other files the caller writes for this run (the run summary), checked and locked with the sinks' files; `{source}` in a path names one file per source, as in sink paths. */
   outputs?: readonly OutputFile[];
   log?: (line: string) => void;
   /** Sinks the caller made (in-process consumers, e.g. the run's road statistics), after those the config names. */
@@ -71,9 +71,11 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
       const frame = { width: source.info.width, height: source.info.height };
       checkInputSize(inputSize(manifest.size, frame.width, frame.height, config.inputHeight), frame, scoresShape(manifest), source.info.uri);
     }
-    const perSource = (uri: string, source: FrameSource) => uri.replaceAll('{source}', fileSafe(source.info.sourceId));
-    const sinkUris = config.sinks.flatMap((uri) => (uri.includes('{source}') ? sources.map(({ source }) => perSource(uri, source)) : [uri]));
-    outputs = claimOutputs(sourceEntries(config).map((e) => parseSourceUri(e.uri)), sinkUris.map(parseSinkUri), opts.outputs);
+    const perSource = (uri: string, source: FrameSource) => perSourcePath(uri, source.info.sourceId);
+    const eachSource = (uri: string) => (uri.includes('{source}') ? sources.map(({ source }) => perSource(uri, source)) : [uri]);
+    const sinkUris = config.sinks.flatMap(eachSource);
+    const extra = (opts.outputs ?? []).flatMap((f) => eachSource(f.path).map((path) => ({ ...f, path })));
+    outputs = claimOutputs(sourceEntries(config).map((e) => parseSourceUri(e.uri)), sinkUris.map(parseSinkUri), extra);
     for (const uri of config.sinks) {
       if (uri.includes('{source}')) {
         for (const { source } of sources) sinks.push({ sink: openSink(perSource(uri, source), deps), sourceId: source.info.sourceId });
@@ -135,19 +137,6 @@ function uniqueId(id: string, taken: Set<string>): string {
   for (let n = 2; taken.has(unique); n++) unique = `${id.slice(0, id.length - ext.length)}-${n}${ext}`;
   taken.add(unique);
   return unique;
-}
-
-/**
- * A source id as part of a file name or topic: without its video file extension (so that
- * `out/{source}.mp4` is `out/drive.mp4`), anything but letters, digits, '.', '_' and '-' as '_'.
- */
-const videoSuffix = new RegExp(`(${[...videoInputExtensions].map((e) => e.replace('.', '\\.')).join('|')})$`, 'i');
-
-export function fileSafe(id: string): string {
-  return id
-    .replace(videoSuffix, '')
-    .replace(/[^A-Za-z0-9._-]/g, '_')
-    .replace(/^\.+/, '_');
 }
 
 /** The same source under another id (its frames carry the new one). */

@@ -1,19 +1,31 @@
 /**
- * The one place that checks a run's output files, before the model loads: each must differ from
- * the input and from every other output (exit 2), be creatable or writable as a file (exit 5:
- * a folder in its place, a read-only file or place, a name too long), and not be in use by another
- * roadseg run (an advisory lock file beside it, holding the owner's pid; exit 5). Nothing is
+ * The one place that checks the files a command writes (`run`'s sinks, --summary and --report,
+ * `report -o`, `segment`'s files), before the model loads: each must differ from every input and
+ * from every other output, whatever name reaches it (a symbolic link, a hard link; exit 2), be
+ * creatable or writable as a file (exit 5: a folder in its place, a read-only file or place, a
+ * name too long), and not be in use by another roadseg run (an advisory lock file beside it,
+ * holding the owner's pid; exit 5). Nothing is
  * truncated here: a run that fails later leaves an older file of the same name as it was.
  */
-import { closeSync, existsSync, openSync, readFileSync, realpathSync, rmSync, statSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, lstatSync, openSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import type { SinkUri, SourceUri } from '../core/uri.js';
+import { imageExtensions, type SinkUri, type SourceUri } from '../core/uri.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
+import { expandInputs } from '../util/glob.js';
 import { ensureWritableDir } from '../util/output.js';
 
 export interface OutputFile {
   path: string;
   /** What the file is, for messages: "video sink", "--summary", ... */
+  what: string;
+  /** What to do when it names an input or another output (default: another file name). */
+  hint?: string;
+}
+
+/** A file a command reads, which no output may replace. */
+export interface InputFile {
+  path: string;
+  /** What the file is, for messages: "input file", "signal file", ... */
   what: string;
 }
 
@@ -28,18 +40,64 @@ process.on('exit', () => {
   for (const lock of held) rmSync(lock, { force: true });
 });
 
-/** A file's identity: its real path (an existing file's, or its existing folder's plus its name). */
-function identity(path: string): string {
-  const abs = resolve(path);
+/**
+ * How a path names a file: its real path (an existing file's; a dangling symbolic link's target;
+ * else its existing folder's real path plus its name) and, when it exists, its device and inode,
+ * which also catch a hard link: another name of the same file that no path comparison sees.
+ */
+interface FileIdentity {
+  real: string;
+  inode?: string;
+}
+
+function identity(path: string): FileIdentity {
+  const real = realPath(resolve(path));
+  try {
+    const st = statSync(real);
+    return { real, inode: `${st.dev}:${st.ino}` };
+  } catch {
+    return { real };
+  }
+}
+
+/** Symbolic links followed even where they lead to nothing yet (writing there creates their target). */
+function realPath(abs: string, depth = 0): string {
   try {
     return realpathSync(abs);
   } catch {
+    try {
+      if (depth < 40 && lstatSync(abs).isSymbolicLink()) return realPath(resolve(dirname(abs), readlinkSync(abs)), depth + 1);
+    } catch {
+      // Nothing at that path: its folder decides.
+    }
     try {
       return join(realpathSync(dirname(abs)), basename(abs));
     } catch {
       return abs;
     }
   }
+}
+
+/** Files looked up by either half of their identity. */
+class FileSet<T extends { path: string }> {
+  private readonly byReal = new Map<string, T>();
+  private readonly byInode = new Map<string, T>();
+
+  add(f: T, id: FileIdentity = identity(f.path)): void {
+    this.byReal.set(id.real, f);
+    if (id.inode) this.byInode.set(id.inode, f);
+  }
+
+  find(id: FileIdentity): T | undefined {
+    return this.byReal.get(id.real) ?? (id.inode ? this.byInode.get(id.inode) : undefined);
+  }
+}
+
+/** How `path` reaches the same file as `other`, for messages: nothing when both are one path. */
+function viaOf(path: string, other: string): string {
+  if (resolve(path) === resolve(other)) return '';
+  if (realPath(resolve(path)) === realPath(resolve(other))) return ` (${path} leads to ${other} through a symbolic link)`;
+  return ` (${path} is a hard link to ${other}: one file under two names)`;
 }
 
 /** The output files a run's sinks write, with what they are. */
@@ -52,34 +110,63 @@ export function sinkOutputs(sinks: readonly SinkUri[]): OutputFile[] {
   return files;
 }
 
-/** Checks the outputs against the sources and each other, their places, and locks them. */
+/** The files a run's sources read: videos and images (a folder's or a glob's, each). */
+export function sourceInputs(sources: readonly SourceUri[]): InputFile[] {
+  const files: InputFile[] = [];
+  for (const s of sources) {
+    if (s.kind === 'video' && existsSync(s.path)) files.push({ path: s.path, what: 'input file' });
+    else if (s.kind === 'images') files.push(...expandInputs([s.path], { noun: 'images', extensions: imageExtensions, mustExist: false }).filter((p) => existsSync(p)).map((path) => ({ path, what: 'input file' })));
+  }
+  return files;
+}
+
+/** Checks a run's outputs against its sources and each other, their places, and locks them. */
 export function claimOutputs(sources: readonly SourceUri[], sinks: readonly SinkUri[], extra: readonly OutputFile[] = []): OutputClaim {
   if (sinks.filter((s) => s.kind === 'signal' && s.path === '-').length > 1) {
     throw new RoadsegError('standard output is given twice as a signal sink', { where: 'the sinks', hint: 'give - (or signal:-) once', exitCode: ExitCode.usage });
   }
-  const files = [...sinkOutputs(sinks), ...extra];
-  const inputs = new Set(sources.flatMap((s) => ((s.kind === 'video' || s.kind === 'images') && existsSync(s.path) ? [identity(s.path)] : [])));
-  const seen = new Map<string, OutputFile>();
-  for (const f of files) {
-    const id = identity(f.path);
-    if (inputs.has(id)) {
-      throw new RoadsegError(`the ${f.what} ${f.path} is the input file: writing it would destroy the input`, { where: resolve(f.path), hint: 'write the output to another file name', exitCode: ExitCode.usage });
-    }
-    const other = seen.get(id);
-    if (other) {
-      throw new RoadsegError(`the same file is given twice as an output (${other.what} and ${f.what}): ${f.path}`, { where: resolve(f.path), hint: 'give each output its own file name', exitCode: ExitCode.usage });
-    }
-    seen.set(id, f);
-  }
-  for (const f of files) checkWritable(f);
+  return claimFiles(sourceInputs(sources), [...sinkOutputs(sinks), ...extra]);
+}
+
+/**
+ * The check of every command that writes files (run, report, segment): each output must be none
+ * of the inputs and none of the other outputs, by real path and by device and inode, so that a
+ * symbolic link, a hard link or `dir/../dir/x` is caught as the same file (exit 2); then each is
+ * probed as writable and locked (exit 5).
+ */
+export function claimFiles(inputs: readonly InputFile[], outputs: readonly OutputFile[]): OutputClaim {
+  checkDistinct(inputs, outputs);
+  for (const f of outputs) checkWritable(f);
   const locks: string[] = [];
   try {
-    for (const f of files) locks.push(lock(f));
+    for (const f of outputs) locks.push(lock(f));
   } catch (e) {
     unlock(locks);
     throw e;
   }
   return { release: () => unlock(locks.splice(0)) };
+}
+
+function checkDistinct(inputs: readonly InputFile[], outputs: readonly OutputFile[]): void {
+  const read = new FileSet<InputFile>();
+  for (const f of inputs) read.add(f);
+  const written = new FileSet<OutputFile>();
+  for (const f of outputs) {
+    const id = identity(f.path);
+    const input = read.find(id);
+    if (input) {
+      throw new RoadsegError(`the ${f.what} ${f.path} is the ${input.what}: writing it would destroy the ${input.what}${viaOf(f.path, input.path)}`, {
+        where: resolve(f.path),
+        hint: f.hint ?? 'write the output to another file name',
+        exitCode: ExitCode.usage,
+      });
+    }
+    const other = written.find(id);
+    if (other) {
+      throw new RoadsegError(`the same file is given twice as an output (${other.what} and ${f.what}): ${f.path}${viaOf(f.path, other.path)}`, { where: resolve(f.path), hint: f.hint ?? 'give each output its own file name', exitCode: ExitCode.usage });
+    }
+    written.add(f, id);
+  }
 }
 
 function outputError(f: OutputFile, why: string, hint = 'choose a writable location'): RoadsegError {
@@ -103,7 +190,7 @@ function checkWritable(f: OutputFile): void {
 
 /** The lock file beside an output: `.NAME.roadseg-lock`, holding the pid of the run writing it. */
 function lock(f: OutputFile): string {
-  const abs = identity(f.path);
+  const abs = realPath(resolve(f.path));
   const path = join(dirname(abs), `.${basename(abs)}.roadseg-lock`);
   for (let attempt = 0; attempt < 2; attempt++) {
     try {

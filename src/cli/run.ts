@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { serveSink } from '../core/uri.js';
+import { perSourcePath, serveSink } from '../core/uri.js';
 import type { Pipeline } from '../app/open.js';
 import type { RunSummary } from '../pipeline/graph.js';
 import { defaultInFlight, defaults, maxInFlight, parseConfig, readConfigFile, sourceEntries, withDefault, type PipelineConfig } from '../app/config.js';
@@ -70,8 +70,8 @@ export function registerRun(program: Command): void {
     .option('--in-flight <n>', withDefault(`frames in the graph at once, at most (1 to ${maxInFlight})`, `${defaultInFlight.lossless} for files, ${defaultInFlight.freshest} for live sources`), intArg('--in-flight', 1, maxInFlight))
     .option('--no-progress', 'no progress bar and no status lines')
     .option('--status-interval <s>', withDefault('seconds between status lines when standard error is not a terminal; 0 for none', defaults.statusIntervalS), numberArg('--status-interval', 0, 86400), defaults.statusIntervalS)
-    .option('--summary <file>', 'also write the end-of-run summary as JSON')
-    .option('--report <file.html>', 'write an HTML report of the run: facts, plots of the signal, blocked spans, a contact sheet')
+    .option('--summary <file>', 'also write the end-of-run summary as JSON, also when the run fails; {source} in it: one per source')
+    .option('--report <file.html>', 'write an HTML report of the run: facts, plots of the signal, blocked spans, a contact sheet; {source} in it: one per source')
     .option('--blocked-below <pct>', 'the ego corridor counts as blocked below this drivable %', numberArg('--blocked-below', 0, 100), defaults.blockedBelowPct);
   addSignalOptions(addEngineOptions(cmd)).action(async (source: string | undefined, sinkUris: string[], flags: RunFlags, command: Command) => {
     const config = buildConfig(source, sinkUris, flags, command);
@@ -101,23 +101,46 @@ export function registerRun(program: Command): void {
     const total = totals.every((t) => t !== undefined) ? totals.reduce((a, b) => a + b, 0) : undefined;
     progress = flags.progress !== false ? startProgressBar(pipeline, total) : undefined;
     const status = flags.progress !== false && !progress && flags.statusInterval > 0 ? startStatusLines(pipeline, flags.statusInterval, () => road.online) : undefined;
-    let summary: RunSummary;
+    let summary: RunSummary | undefined;
+    let failure: unknown;
     try {
       summary = await pipeline.run();
       progress?.stop(!interrupted.signal);
+    } catch (e) {
+      // A failed source still leaves a summary (with its `failed` reason), as it leaves the report.
+      failure = e;
     } finally {
       progress?.stop(false);
       progress = undefined;
       status?.stop();
       interrupted.dispose();
     }
+    const result = summary ?? pipeline.summary();
     // The road statistics per source: keyed by source id when the run has several.
     const roads = road.summaries();
     const roadSummary = streams.length > 1 ? roads : roads[stream.sourceId] ?? Object.values(roads)[0];
-    printSummary(summary, pipeline, roads, road);
-    if (flags.report) stderrLog(`report: ${flags.report}`);
-    const sinks = Object.fromEntries(Object.entries(summary.sinks).filter(([name]) => name !== road.name));
-    if (flags.summary) writeSummary(flags.summary, { ...summary, sinks, road: roadSummary, model: pipeline.context.manifest.id, device: pipeline.context.device, precision: pipeline.context.precision, source: stream, ...(streams.length > 1 && { streams }) });
+    printSummary(result, pipeline, roads, road, failure !== undefined);
+    const ids = streams.map((s) => s.sourceId);
+    if (flags.report) stderrLog(`report: ${eachSource(flags.report, ids).join(', ')}`);
+    if (flags.summary) {
+      const sinks = Object.fromEntries(Object.entries(result.sinks).filter(([name]) => name !== road.name));
+      const { manifest, device, precision } = pipeline.context;
+      const failed = failure === undefined ? {} : { failed: messageOf(failure), exitCode: failure instanceof RoadsegError ? failure.exitCode : ExitCode.failure };
+      const whole = { ...result, sinks, road: roadSummary, model: manifest.id, device, precision, source: stream, ...(streams.length > 1 && { streams }), ...failed };
+      try {
+        if (!flags.summary.includes('{source}') || streams.length === 1) {
+          for (const path of eachSource(flags.summary, ids)) writeSummary(path, whole);
+        } else {
+          // One per source: its own counters, `failed` reason and road; the sinks' and batches' are run-wide.
+          for (const s of streams) writeSummary(perSourcePath(flags.summary, s.sourceId), { ...result.sources?.[s.sourceId], road: roads[s.sourceId], model: manifest.id, device, precision, source: s });
+        }
+      } catch (e) {
+        // The run's own failure is the one to report; the summary's is said beside it.
+        if (failure === undefined) throw e;
+        stderrLog(messageOf(e));
+      }
+    }
+    if (failure !== undefined) throw failure;
     if (interrupted.signal) process.exitCode = interrupted.signal === 'SIGTERM' ? 143 : ExitCode.interrupted;
   });
 }
@@ -147,6 +170,11 @@ function buildConfig(source: string | undefined, sinkUris: string[], flags: RunF
   if (flags.allowOrigin) serve.origins = flags.allowOrigin;
   base.serve = serve;
   return parseConfig(base, flags.config ?? 'command line');
+}
+
+/** A --summary or --report path: one per source with `{source}` in it, as sink paths. */
+function eachSource(path: string, ids: readonly string[]): string[] {
+  return path.includes('{source}') ? ids.map((id) => perSourcePath(path, id)) : [path];
 }
 
 /** The summary file was checked before the run; a failure now (the disk filled up) is still said clearly. */
@@ -192,11 +220,11 @@ function handleSignals(before: () => void) {
   return state;
 }
 
-function printSummary(s: RunSummary, p: Pipeline, roads: Record<string, RoadSummary>, roadSink: RoadReportSink): void {
+function printSummary(s: RunSummary, p: Pipeline, roads: Record<string, RoadSummary>, roadSink: RoadReportSink, failed: boolean): void {
   const several = Object.keys(roads).length > 1;
   const drops = Object.entries(s.drops).map(([k, v]) => `${v} ${k}`).join(', ') || 'none';
   const lines = [
-    `done: ${s.framesIn} frames in, ${s.framesOut} out in ${s.elapsedS.toFixed(1)} s (${s.fps.toFixed(2)} fps) on ${p.context.device}, model ${p.context.manifest.id} (${p.context.precision})`,
+    `${failed ? 'failed after' : 'done'}: ${s.framesIn} frames in, ${s.framesOut} out in ${s.elapsedS.toFixed(1)} s (${s.fps.toFixed(2)} fps) on ${p.context.device}, model ${p.context.manifest.id} (${p.context.precision})`,
     `drops: ${drops}`,
     ...Object.entries(s.sources ?? {}).map(
       ([id, src]) => `source ${id}: ${src.framesIn} in, ${src.framesOut} out (${src.fps.toFixed(2)} fps)${Object.keys(src.drops).length ? `, drops: ${Object.entries(src.drops).map(([k, v]) => `${v} ${k}`).join(', ')}` : ''}${src.failed ? `; failed: ${src.failed}` : ''}`,

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { basename, extname, join, resolve } from 'node:path';
 import { defaults, withDefault } from '../app/config.js';
+import { claimFiles } from '../app/outputs.js';
 import { Segmenter } from '../pipeline/segmenter.js';
 import type { EgoCorridor } from '../core/analysis.js';
 import { parseCorridor } from '../stages/drivable.js';
@@ -40,41 +41,56 @@ export function registerSegment(program: Command): void {
     const files = expandImageInputs(inputs);
     ensureWritableDir(flags.out);
     const outputs = outputNames(files, flags.out);
-    const engine = await createEngine(flags);
-    const segmenter = new Segmenter(engine, { overlay: { opacity: flags.opacity }, hud: flags.hud, analysis: flags.corridor ? { corridor: flags.corridor } : {}, signal: typeof flags.hood === 'number' ? { hood: hoodLine(flags.hood) } : {} });
-    for (const file of files) {
-      const image = readImage(file, { log: stderrLog });
-      // Read before segmenting: a grey or 4-channel image is converted and its Mat released.
-      const { cols: width, rows: height } = image;
-      const r = await segmenter.segment(image);
-      const stem = outputs.get(file)!;
-      const labelsFull = sampleLabels(r.heads.labels, width, height);
-      cv.imwrite(join(flags.out, `${stem}_overlay.png`), r.overlay);
-      writeFileSync(join(flags.out, `${stem}_labels.png`), encodeIndexedPng(labelsFull, engine.classes.palette as Rgb[]));
-      const summary = {
-        image: resolve(file),
-        width,
-        height,
-        ...segmenter.origin,
-        inputSize: { width: r.heads.labels.shape[1], height: r.heads.labels.shape[0] },
-        ...r.summary,
-        timings: Object.fromEntries(Object.entries(r.timings).map(([k, v]) => [k, Math.round(v * 100) / 100])),
-      };
-      writeFileSync(join(flags.out, `${stem}.json`), JSON.stringify(summary, null, 2) + '\n');
-      console.log(`${file}: drivable ${r.summary.drivablePct.toFixed(1)}%, ego corridor ${r.summary.egoCorridorPct.toFixed(1)}%, ${r.timings.inferMs.toFixed(0)} ms on ${engine.provider} -> ${join(flags.out, stem)}_{overlay,labels}.png, .json`);
+    // No output may replace an input under any name (a symbolic or hard link); held until the end.
+    const claim = claimFiles(
+      files.filter((f) => existsSync(f)).map((path) => ({ path, what: 'input image' })),
+      [...new Set(outputs.values())].flatMap((stem) => outputSuffixes.map((suffix) => ({ path: join(flags.out, stem + suffix), what: 'output', hint: 'write to another --out folder' }))),
+    );
+    try {
+      await segmentAll(files, outputs, flags);
+    } finally {
+      claim.release();
     }
-    await engine.dispose();
   });
+}
+
+/** The files segment writes per image: NAME + each of these. */
+const outputSuffixes = ['_overlay.png', '_labels.png', '.json'] as const;
+
+async function segmentAll(files: readonly string[], outputs: ReadonlyMap<string, string>, flags: SegmentFlags): Promise<void> {
+  const engine = await createEngine(flags);
+  const segmenter = new Segmenter(engine, { overlay: { opacity: flags.opacity }, hud: flags.hud, analysis: flags.corridor ? { corridor: flags.corridor } : {}, signal: typeof flags.hood === 'number' ? { hood: hoodLine(flags.hood) } : {} });
+  for (const file of files) {
+    const image = readImage(file, { log: stderrLog });
+    // Read before segmenting: a grey or 4-channel image is converted and its Mat released.
+    const { cols: width, rows: height } = image;
+    const r = await segmenter.segment(image);
+    const stem = outputs.get(file)!;
+    const labelsFull = sampleLabels(r.heads.labels, width, height);
+    cv.imwrite(join(flags.out, `${stem}_overlay.png`), r.overlay);
+    writeFileSync(join(flags.out, `${stem}_labels.png`), encodeIndexedPng(labelsFull, engine.classes.palette as Rgb[]));
+    const summary = {
+      image: resolve(file),
+      width,
+      height,
+      ...segmenter.origin,
+      inputSize: { width: r.heads.labels.shape[1], height: r.heads.labels.shape[0] },
+      ...r.summary,
+      timings: Object.fromEntries(Object.entries(r.timings).map(([k, v]) => [k, Math.round(v * 100) / 100])),
+    };
+    writeFileSync(join(flags.out, `${stem}.json`), JSON.stringify(summary, null, 2) + '\n');
+    console.log(`${file}: drivable ${r.summary.drivablePct.toFixed(1)}%, ego corridor ${r.summary.egoCorridorPct.toFixed(1)}%, ${r.timings.inferMs.toFixed(0)} ms on ${engine.provider} -> ${join(flags.out, stem)}_{overlay,labels}.png, .json`);
+  }
+  await engine.dispose();
 }
 
 /**
  * Each image's output stem (`NAME` of NAME_overlay.png, NAME_labels.png, NAME.json). Two images of
- * one name from different folders, or an output that is one of the inputs, are refused before
- * anything is written: one would silently overwrite the other.
+ * one name from different folders are refused before anything is written: one would silently
+ * overwrite the other (an output that is one of the inputs is claimFiles' to refuse).
  */
 function outputNames(files: readonly string[], out: string): Map<string, string> {
   const byStem = new Map<string, string>();
-  const inputs = new Set(files.map((f) => resolve(f)));
   for (const file of files) {
     const stem = basename(file, extname(file));
     const other = byStem.get(stem);
@@ -86,14 +102,8 @@ function outputNames(files: readonly string[], out: string): Map<string, string>
       });
     }
     byStem.set(stem, file);
-    for (const suffix of ['_overlay.png', '_labels.png', '.json']) {
-      const target = resolve(out, stem + suffix);
-      if (inputs.has(target)) {
-        throw new RoadsegError(`an output would overwrite an input: ${target}`, { where: target, hint: 'write to another --out folder', exitCode: ExitCode.usage });
-      }
-    }
   }
-  return new Map([...byStem].map(([stem, file]) => [file, stem]));
+  return new Map(files.map((file) => [file, basename(file, extname(file))]));
 }
 
 function parseCorridorArg(text: string): EgoCorridor {

@@ -20,6 +20,24 @@ export const videoInputExtensions: ReadonlySet<string> = new Set([...videoExtens
 export const signalExtensions = ['.jsonl', '.ndjson'] as const;
 export const streamSchemes = ['rtsp', 'rtsps', 'rtmp', 'http', 'https', 'udp', 'tcp', 'srt'] as const;
 
+/**
+ * A source id as part of a file name or topic: without its video file extension (so that
+ * `out/{source}.mp4` is `out/drive.mp4`), anything but letters, digits, '.', '_' and '-' as '_'.
+ */
+const videoSuffix = new RegExp(`(${[...videoInputExtensions].map((e) => e.replace('.', '\\.')).join('|')})$`, 'i');
+
+export function fileSafe(id: string): string {
+  return id
+    .replace(videoSuffix, '')
+    .replace(/[^A-Za-z0-9._-]/g, '_')
+    .replace(/^\.+/, '_');
+}
+
+/** A sink URI or output path with `{source}` replaced by one source's id (one output per source). */
+export function perSourcePath(template: string, sourceId: string): string {
+  return template.replaceAll('{source}', fileSafe(sourceId));
+}
+
 export function isImagePath(path: string): boolean {
   return imageExtensions.has(extname(path).toLowerCase());
 }

@@ -79,6 +79,8 @@ export interface PipelineHandle {
   readonly results: Observable<ProcessedFrame>;
   /** Runs to the end of every input or a stop; sinks are finalised before it settles. */
   run(): Promise<RunSummary>;
+  /** The summary so far; after a failed `run`, what it did, with each failed source's `failed` reason. */
+  summary(): RunSummary;
   /** Graceful stop: no new frames; frames in flight finish and reach the sinks. */
   stop(): void;
   /** Immediate stop: frames in flight are abandoned; sinks are still finalised. */
@@ -494,6 +496,7 @@ export function createGraph(parts: GraphParts): PipelineHandle {
     sourceStats: new Map(lanes.map((l) => [l.id, l.stats])),
     results: results.asObservable(),
     run,
+    summary,
     stop() {
       if (stopping) return;
       stopping = true;

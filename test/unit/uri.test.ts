@@ -1,6 +1,6 @@
 // The one URI parser: sources and sinks classified into typed descriptors, bad ones refused as usage errors.
 import { describe, expect, it } from 'vitest';
-import { parseSinkUri, parseSourceUri, serveSink } from '../../src/core/uri.js';
+import { parseSinkUri, parseSourceUri, perSourcePath, serveSink } from '../../src/core/uri.js';
 import { RoadsegError } from '../../src/util/errors.js';
 
 const usageError = (f: () => unknown, message: RegExp) => {
@@ -54,5 +54,14 @@ describe('sink URIs', () => {
     usageError(() => parseSinkUri('signal:'), /signal sink has no path/);
     usageError(() => parseSinkUri('rtmp://x/live'), /unknown sink URI/);
     usageError(() => parseSinkUri('out.gif'), /unsupported video file type/);
+  });
+});
+
+describe('{source} in paths', () => {
+  it('names one file per source: the id without its video extension, file-safe', () => {
+    expect(perSourcePath('out/{source}.mp4', 'drive.mp4')).toBe('out/drive.mp4');
+    expect(perSourcePath('out/{source}/{source}.json', 'rtsp://cam 1/x')).toBe('out/rtsp___cam_1_x/rtsp___cam_1_x.json');
+    expect(perSourcePath('out/{source}.json', '..hidden')).toBe('out/_hidden.json');
+    expect(perSourcePath('out/summary.json', 'drive.mp4')).toBe('out/summary.json');
   });
 });
