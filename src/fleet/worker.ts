@@ -31,6 +31,7 @@ import type { DeviceChoice } from '../engine/devices.js';
 import { SegmentationEngine } from '../engine/engine.js';
 import { throttledLog } from '../util/broker.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
+import { ensureWritableDir } from '../util/output.js';
 import { fleetConnection, fleetDefaults, openQueue, type JobData, type JobProgress, type JobResult } from './jobs.js';
 
 export interface WorkerOptions {
@@ -90,11 +91,12 @@ export async function runJob(job: Job<JobData, JobResult>, engines: EnginePool, 
   loop.enable();
   const t0 = performance.now();
   if (existsSync(join(final, 'summary.json'))) return { ...previousResult(final), alreadyDone: true };
-  const tempPrefix = `.${outputName}.tmp-`;
-  mkdirSync(root, { recursive: true });
-  for (const f of readdirSync(root)) if (f.startsWith(tempPrefix)) rmSync(join(root, f), { recursive: true, force: true });
-  const temp = join(root, `${tempPrefix}${randomBytes(4).toString('hex')}`);
-  mkdirSync(temp);
+  let temp: string;
+  try {
+    temp = freshTempDir(root, outputName, input);
+  } catch (e) {
+    throw classifyFailure(e);
+  }
   let progressTimer: NodeJS.Timeout | undefined;
   const { engine, give } = await engines.take(options.model, options.inputHeight).catch((e: unknown) => {
     rmSync(temp, { recursive: true, force: true });
@@ -158,6 +160,19 @@ export async function runJob(job: Job<JobData, JobResult>, engines: EnginePool, 
     loop.disable();
     give();
   }
+}
+
+/**
+ * The job's new temporary folder in `root` (made if missing; a read-only or unwritable root fails
+ * with its real cause, as `roadseg run` reports an output folder); an earlier, dead attempt's are removed.
+ */
+function freshTempDir(root: string, outputName: string, input: string): string {
+  ensureWritableDir(root, input);
+  const tempPrefix = `.${outputName}.tmp-`;
+  for (const f of readdirSync(root)) if (f.startsWith(tempPrefix)) rmSync(join(root, f), { recursive: true, force: true });
+  const temp = join(root, `${tempPrefix}${randomBytes(4).toString('hex')}`);
+  mkdirSync(temp);
+  return temp;
 }
 
 function previousResult(final: string): JobResult {
