@@ -1,14 +1,16 @@
 /**
  * `roadseg worker REDIS_URL --queue NAME`: runs fleet jobs through the `roadseg run` pipeline until
- * SIGTERM (the jobs in progress finish first) or, with --exit-when-idle, until the queue is empty.
+ * SIGTERM/SIGINT (the jobs in progress finish first; a second signal stops them) or, with
+ * --exit-when-idle, until the queue is empty. Exit 143 / 130 after a signal.
  */
 import { Option, type Command } from 'commander';
 import { deviceChoices } from '../engine/devices.js';
 import { fleetDefaults } from '../fleet/jobs.js';
 import { runWorker, type WorkerOptions } from '../fleet/worker.js';
-import { intArg, stderrLog } from './args.js';
+import { ExitCode } from '../util/errors.js';
+import { intArg, numberArg, stderrLog } from './args.js';
 
-type WorkerFlags = Pick<WorkerOptions, 'queue' | 'outDir' | 'concurrency' | 'device' | 'threads' | 'modelsDir' | 'exitWhenIdle'> & { lockDuration: number };
+type WorkerFlags = Pick<WorkerOptions, 'queue' | 'outDir' | 'concurrency' | 'device' | 'threads' | 'modelsDir' | 'exitWhenIdle'> & { lockDuration: number; closeTimeout: number };
 
 export function registerWorker(program: Command): void {
   program
@@ -22,9 +24,10 @@ export function registerWorker(program: Command): void {
     .option('--threads <n>', 'CPU inference threads per job (default: the cores shared among the concurrent jobs)', intArg('--threads'))
     .option('--models-dir <dir>', 'folder holding the .onnx weights (else $ROADSEG_MODELS_DIR, ./models-data, ../shared/models)')
     .option('--lock-duration <ms>', 'how long a job stays claimed without renewal; must exceed the longest event-loop block', intArg('--lock-duration', 1000), fleetDefaults.lockDurationMs)
+    .option('--close-timeout <s>', 'after a stop, once no job of this worker runs, how long Redis gets to take the results and close; then the worker exits anyway', numberArg('--close-timeout', 0, 3600), fleetDefaults.closeTimeoutS)
     .option('--exit-when-idle', 'exit when nothing is waiting, delayed or active in the queue')
     .action(async (redisUrl: string, flags: WorkerFlags) => {
-      const { completed, failed } = await runWorker({
+      const { completed, failed, signal, closed } = await runWorker({
         redisUrl,
         queue: flags.queue,
         ...(flags.outDir && { outDir: flags.outDir }),
@@ -33,9 +36,13 @@ export function registerWorker(program: Command): void {
         ...(flags.threads && { threads: flags.threads }),
         ...(flags.modelsDir && { modelsDir: flags.modelsDir }),
         lockDurationMs: flags.lockDuration,
+        closeTimeoutMs: flags.closeTimeout * 1000,
         exitWhenIdle: !!flags.exitWhenIdle,
         log: stderrLog,
       });
       stderrLog(`worker done: ${completed} jobs completed, ${failed} attempts failed`);
+      if (signal) process.exitCode = signal === 'SIGTERM' ? 143 : ExitCode.interrupted;
+      // The connections of a Redis that is down keep retrying and would keep the process alive.
+      if (!closed) process.exit();
     });
 }

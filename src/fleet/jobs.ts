@@ -69,6 +69,11 @@ export const fleetDefaults = {
    * taken for stalled and run twice.
    */
   lockDurationMs: 30_000,
+  /**
+   * A stopping worker, once none of its jobs runs, gives Redis this long to take their results and
+   * close the connections, seconds; then it exits anyway (a Redis that is down never answers).
+   */
+  closeTimeoutS: 10,
   /** A job whose worker died is handed back at most this many times, then failed. */
   maxStalledCount: 2,
 } as const;

@@ -15,6 +15,11 @@
  * folder and completes without writing. Temporary folders of an earlier, dead attempt of the same
  * job are removed when the job starts again.
  *
+ * Stopping: the first SIGTERM/SIGINT lets the jobs in progress finish; the second abandons them (their
+ * pipelines aborted, sinks finalised, temporary folders removed, the jobs handed back to the queue).
+ * Either way, once no job of this worker runs, Redis gets `closeTimeoutMs` to take the results and
+ * close the connections: a Redis that is down or never came up does not keep the worker alive.
+ *
  * Failures: usage and input errors (exit codes 2, 3: a bad file stays bad) fail the job at once,
  * with the error's what/where/hint as its reason, and keep what was produced before the failure
  * in `<out>/<input name>-<short id>.failed/`; others (model, output, device, anything else) are
@@ -25,12 +30,13 @@ import { availableParallelism } from 'node:os';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { UnrecoverableError, Worker, type Job } from 'bullmq';
+import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
 import { createPipeline } from '../app/open.js';
 import type { DeviceChoice } from '../engine/devices.js';
 import { SegmentationEngine } from '../engine/engine.js';
-import { throttledLog } from '../util/broker.js';
+import { throttledLog, within } from '../util/broker.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
+import { ensureWritableDir } from '../util/output.js';
 import { fleetConnection, fleetDefaults, openQueue, type JobData, type JobProgress, type JobResult } from './jobs.js';
 
 export interface WorkerOptions {
@@ -44,6 +50,8 @@ export interface WorkerOptions {
   threads?: number;
   modelsDir?: string;
   lockDurationMs: number;
+  /** Once no job of this worker runs, how long Redis gets to take the results and close, ms. */
+  closeTimeoutMs: number;
   exitWhenIdle: boolean;
   log: (line: string) => void;
 }
@@ -81,8 +89,21 @@ class EnginePool {
   }
 }
 
-/** Runs one job; resolves with its result or throws what classifyFailure made of the failure. */
-export async function runJob(job: Job<JobData, JobResult>, engines: EnginePool, outRoot: string | undefined, log: (line: string) => void): Promise<JobResult> {
+/** What runJob throws when its signal stopped the job before it completed: nothing was published. */
+export class JobAbandoned extends Error {
+  constructor() {
+    super('the job was stopped before it completed');
+    this.name = 'JobAbandoned';
+  }
+}
+
+/**
+ * Runs one job; resolves with its result or throws what classifyFailure made of the failure, or
+ * JobAbandoned when `signal` aborts it first (its pipeline is aborted, the sinks finalised as a
+ * stopped `roadseg run` finalises them, and its temporary folder removed: a stopped attempt's
+ * partial outputs are never published, and the next attempt starts from the beginning).
+ */
+export async function runJob(job: Job<JobData, JobResult>, engines: EnginePool, outRoot: string | undefined, log: (line: string) => void, signal: AbortSignal): Promise<JobResult> {
   const { input, outputName, options } = job.data;
   const root = outRoot ?? job.data.outDir;
   const final = join(root, outputName);
@@ -90,17 +111,20 @@ export async function runJob(job: Job<JobData, JobResult>, engines: EnginePool, 
   loop.enable();
   const t0 = performance.now();
   if (existsSync(join(final, 'summary.json'))) return { ...previousResult(final), alreadyDone: true };
-  const tempPrefix = `.${outputName}.tmp-`;
-  mkdirSync(root, { recursive: true });
-  for (const f of readdirSync(root)) if (f.startsWith(tempPrefix)) rmSync(join(root, f), { recursive: true, force: true });
-  const temp = join(root, `${tempPrefix}${randomBytes(4).toString('hex')}`);
-  mkdirSync(temp);
+  let temp: string;
+  try {
+    temp = freshTempDir(root, outputName, input);
+  } catch (e) {
+    throw classifyFailure(e);
+  }
   let progressTimer: NodeJS.Timeout | undefined;
   const { engine, give } = await engines.take(options.model, options.inputHeight).catch((e: unknown) => {
     rmSync(temp, { recursive: true, force: true });
-    throw classifyFailure(e);
+    throw signal.aborted ? new JobAbandoned() : classifyFailure(e);
   });
+  let abort = () => {};
   try {
+    if (signal.aborted) throw new JobAbandoned();
     const pipeline = await createPipeline(
       {
         source: input,
@@ -115,12 +139,16 @@ export async function runJob(job: Job<JobData, JobResult>, engines: EnginePool, 
       },
       { engine, log },
     );
+    abort = () => pipeline.abort();
+    signal.addEventListener('abort', abort);
+    if (signal.aborted) abort();
     const framesTotal = pipeline.context.stream.frameCount ?? null;
     const report = () => void job.updateProgress({ framesDone: pipeline.stats.framesOut, framesTotal } satisfies JobProgress).catch(() => {});
     report();
     progressTimer = setInterval(report, 1000);
     const summary = await pipeline.run();
     clearInterval(progressTimer);
+    if (signal.aborted) throw new JobAbandoned();
     report();
     const result: JobResult = {
       output: final,
@@ -141,6 +169,11 @@ export async function runJob(job: Job<JobData, JobResult>, engines: EnginePool, 
     }
     return result;
   } catch (e) {
+    // A stopped job's failure (the abort itself, or anything after it) is not the job's.
+    if (signal.aborted) {
+      rmSync(temp, { recursive: true, force: true });
+      throw new JobAbandoned();
+    }
     const failure = classifyFailure(e);
     if (failure instanceof UnrecoverableError && readdirSync(temp).length) {
       // No retry will redo it: what was produced before the failure (a truncated file's first
@@ -154,10 +187,24 @@ export async function runJob(job: Job<JobData, JobResult>, engines: EnginePool, 
     }
     throw failure;
   } finally {
+    signal.removeEventListener('abort', abort);
     clearInterval(progressTimer);
     loop.disable();
     give();
   }
+}
+
+/**
+ * The job's new temporary folder in `root` (made if missing; a read-only or unwritable root fails
+ * with its real cause, as `roadseg run` reports an output folder); an earlier, dead attempt's are removed.
+ */
+function freshTempDir(root: string, outputName: string, input: string): string {
+  ensureWritableDir(root, input);
+  const tempPrefix = `.${outputName}.tmp-`;
+  for (const f of readdirSync(root)) if (f.startsWith(tempPrefix)) rmSync(join(root, f), { recursive: true, force: true });
+  const temp = join(root, `${tempPrefix}${randomBytes(4).toString('hex')}`);
+  mkdirSync(temp);
+  return temp;
 }
 
 function previousResult(final: string): JobResult {
@@ -165,15 +212,51 @@ function previousResult(final: string): JobResult {
   return s.job;
 }
 
+/** How a worker ended: its counts, the signal that stopped it, and whether Redis let it close in time. */
+export interface WorkerOutcome {
+  completed: number;
+  failed: number;
+  /** The first SIGTERM/SIGINT, when one stopped the worker. */
+  signal?: NodeJS.Signals;
+  /** False when the worker exits without a clean close: a second signal, or Redis past the deadline. */
+  closed: boolean;
+}
+
 /**
- * Runs a worker until SIGTERM/SIGINT (the jobs in progress finish first; a second signal hands
- * them back at once) or, with `exitWhenIdle`, until the queue has nothing waiting, delayed or active.
+ * Runs a worker until SIGTERM/SIGINT or, with `exitWhenIdle`, until the queue has nothing waiting,
+ * delayed or active. The first signal lets the jobs in progress finish (however long they take);
+ * the second abandons them and hands them back to the queue. Then, whatever Redis does, the worker
+ * is gone within `closeTimeoutMs`: the caller exits the process when `closed` is false, as the
+ * connections of a Redis that is down keep retrying.
  */
-export async function runWorker(opts: WorkerOptions): Promise<{ completed: number; failed: number }> {
+export async function runWorker(opts: WorkerOptions): Promise<WorkerOutcome> {
   const threads = opts.threads ?? Math.max(1, Math.floor(availableParallelism() / opts.concurrency));
   const engines = new EnginePool({ device: opts.device, threads, ...(opts.modelsDir && { modelsDir: opts.modelsDir }), log: opts.log });
   const counts = { completed: 0, failed: 0 };
-  const worker = new Worker<JobData, JobResult>(opts.queue, (job) => runJob(job, engines, opts.outDir, opts.log), {
+  /** This worker's jobs being run (runJob itself, not the Redis calls around it), with their stop. */
+  const running = new Map<Promise<unknown>, AbortController>();
+  let firstSignal: NodeJS.Signals | undefined;
+  let stoppedNow = false;
+  let closing = false;
+  const processJob = async (job: Job<JobData, JobResult>, token?: string): Promise<JobResult> => {
+    // Fetched as the worker stops: not started, handed back.
+    if (firstSignal) return handBack(job, token);
+    // Logged here, not on BullMQ's 'active' event (which comes before the job reaches this
+    // function): a job said to be started is one a signal counts as in progress.
+    opts.log(`job ${job.id} ${job.data.input}: started`);
+    const stop = new AbortController();
+    const run = runJob(job, engines, opts.outDir, opts.log, stop.signal);
+    const settled = run.catch(() => {});
+    running.set(settled, stop);
+    void settled.finally(() => running.delete(settled));
+    try {
+      return await run;
+    } catch (e) {
+      if (e instanceof JobAbandoned) return handBack(job, token);
+      throw e;
+    }
+  };
+  const worker = new Worker<JobData, JobResult>(opts.queue, processJob, {
     connection: fleetConnection(opts.redisUrl, true),
     concurrency: opts.concurrency,
     lockDuration: opts.lockDurationMs,
@@ -181,7 +264,6 @@ export async function runWorker(opts: WorkerOptions): Promise<{ completed: numbe
     maxStalledCount: fleetDefaults.maxStalledCount,
     autorun: false,
   });
-  worker.on('active', (job) => opts.log(`job ${job.id} ${job.data.input}: started`));
   worker.on('completed', (job, r) => {
     counts.completed++;
     opts.log(`job ${job.id} ${job.data.input}: ${r.alreadyDone ? 'already done by an earlier attempt' : `${r.frames} frames in ${r.elapsedS} s (${r.fps} fps, event loop blocked ${r.eventLoopMaxBlockMs} ms at most)`} -> ${r.output}`);
@@ -195,48 +277,79 @@ export async function runWorker(opts: WorkerOptions): Promise<{ completed: numbe
   const warn = throttledLog(opts.log);
   worker.on('error', (e) => warn(`worker: ${messageOf(e)}`));
 
-  let stopping = false;
-  const stop = (sig: NodeJS.Signals) => {
-    if (!stopping) {
-      stopping = true;
-      opts.log(`${sig}: finishing the jobs in progress, then exiting (again to hand them back now)`);
-      void worker.close();
-    } else {
-      // Their locks are not renewed any more: the queue gives the jobs to another worker once the
-      // locks expire, and that attempt removes this one's temporary folders.
-      opts.log(`${sig} again: leaving the jobs in progress to the queue, exiting now`);
-      void worker.close(true).finally(() => process.exit(128 + (sig === 'SIGINT' ? 2 : 15)));
+  let signalled = () => {};
+  const stopRequested = new Promise<void>((resolve) => (signalled = resolve));
+  let stopNow = () => {};
+  const nowRequested = new Promise<'now'>((resolve) => (stopNow = () => resolve('now')));
+  const onSignal = (sig: NodeJS.Signals) => {
+    const n = running.size;
+    const jobs = `${n} job${n === 1 ? '' : 's'} in progress`;
+    if (!firstSignal) {
+      firstSignal = sig;
+      const again = sig === 'SIGINT' ? 'press Ctrl-C again (or send SIGTERM)' : 'send SIGTERM again (or press Ctrl-C)';
+      opts.log(n ? `${sig}: finishing ${jobs}, then exiting; ${again} to stop now` : `${sig}: no job in progress, exiting`);
+      signalled();
+    } else if (!stoppedNow) {
+      opts.log(n ? `${sig} again: stopping now; ${jobs} abandoned and handed back to the queue` : `${sig} again: exiting now`);
+      stoppedNow = true;
+      stopNow();
     }
   };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
   let idleTimer: NodeJS.Timeout | undefined;
   const queue = opts.exitWhenIdle ? openQueue(opts.redisUrl, opts.queue, true) : undefined;
+  // Stops taking jobs; settles once the jobs' results reached Redis and the connections closed.
+  const close = () => {
+    closing = true;
+    clearInterval(idleTimer);
+    return Promise.all([worker.close(), queue?.close()]);
+  };
   if (queue) {
     // Active jobs of other workers count: a dead worker's job comes back after its lock expires.
     idleTimer = setInterval(() => {
       void queue
         .getJobCounts('waiting', 'prioritized', 'delayed', 'active')
-        .then((c) => {
-          if (Object.values(c).some((n) => n > 0) || stopping) return;
-          stopping = true;
-          return worker.close();
-        })
+        .then((c) => (Object.values(c).some((n) => n > 0) || closing ? undefined : close()))
         .catch(() => {});
     }, 1000);
   }
   opts.log(`worker on queue ${opts.queue}: concurrency ${opts.concurrency}, ${threads} inference thread(s) each, lock ${opts.lockDurationMs} ms`);
+  const seconds = `${opts.closeTimeoutMs / 1000} s`;
   try {
-    await worker.run();
+    await Promise.race([worker.run(), stopRequested]);
+    if (firstSignal) {
+      void close().catch(() => {});
+      const how = await Promise.race([Promise.allSettled(running.keys()), nowRequested]);
+      if (how === 'now') {
+        for (const stop of running.values()) stop.abort();
+        // The aborted jobs finalise their sinks and remove their folders, then go back to the queue.
+        const done = await within(Promise.allSettled(running.keys()).then(close), opts.closeTimeoutMs);
+        if (!done) opts.log(`the abandoned jobs and Redis did not finish within ${seconds} (--close-timeout): exiting; the queue gives those jobs out again once their locks expire`);
+        return { ...counts, signal: firstSignal, closed: false };
+      }
+    }
+    // No job of ours runs now. Redis takes the last results and the connections close; one that is
+    // down does not hold the worker past the deadline, and a second signal does not wait for it.
+    const closed = await within(Promise.race([close(), nowRequested]), opts.closeTimeoutMs);
+    if (!closed) opts.log(`Redis did not answer within ${seconds} (--close-timeout): exiting without closing the connection`);
+    return { ...counts, ...(firstSignal && { signal: firstSignal }), closed: closed && !stoppedNow };
   } finally {
     clearInterval(idleTimer);
-    process.off('SIGTERM', stop);
-    process.off('SIGINT', stop);
-    await worker.close();
-    await queue?.close();
-    await engines.dispose();
+    process.off('SIGTERM', onSignal);
+    process.off('SIGINT', onSignal);
+    await within(engines.dispose(), opts.closeTimeoutMs);
   }
-  return counts;
+}
+
+/**
+ * Gives a job of a stopping worker back to the queue, now, without counting an attempt (BullMQ's
+ * WaitingError: moved, not failed). When Redis does not answer, the worker exits anyway and the
+ * queue gives the job out again as stalled once its lock expires.
+ */
+async function handBack(job: Job<JobData, JobResult>, token: string | undefined): Promise<never> {
+  if (token) await job.moveToWait(token);
+  throw new WaitingError();
 }
 
 const round = (x: number) => Math.round(x * 100) / 100;

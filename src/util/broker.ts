@@ -109,11 +109,14 @@ export function throttledLog(log: (line: string) => void, everyMs = 10_000): (li
   };
 }
 
-/** Waits for `promise` for at most `ms` (a broker that does not answer must not hold up a close). */
-export function within(promise: Promise<unknown>, ms: number): Promise<void> {
+/**
+ * Waits for `promise` for at most `ms` (a broker that does not answer must not hold up a close):
+ * true when it settled in time.
+ */
+export function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, ms)));
-  return Promise.race([promise.then(() => {}, () => {}), timeout]).finally(() => clearTimeout(timer));
+  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
+  return Promise.race([promise.then(() => true, () => true), timeout]).finally(() => clearTimeout(timer));
 }
 
 /** A Redis server as ioredis and BullMQ take it; credentials from the environment. */

@@ -1,14 +1,29 @@
-import { accessSync, constants, mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { ExitCode, RoadsegError, messageOf } from './errors.js';
 
 /** Creates an output folder if missing, or fails clearly when it cannot be written. */
 export function ensureWritableDir(dir: string, what = dir): void {
   try {
-    mkdirSync(dir, { recursive: true });
+    makeDir(resolve(dir));
     accessSync(dir, constants.W_OK);
   } catch (e) {
     throw new RoadsegError(`cannot write to the output folder of ${what}: ${messageOf(e)}`, { where: resolve(dir), hint: 'choose a writable location', exitCode: ExitCode.output });
   }
 }
 
+/**
+ * `mkdir -p`, failing with the real cause. Node's recursive mkdir reports a folder it could not
+ * create on a read-only file system as ENOENT (it stats the path after EROFS and returns that
+ * error); made one level at a time, the first missing folder's own error (EROFS, EACCES) is thrown.
+ */
+function makeDir(dir: string): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    const missing: string[] = [];
+    for (let d = dir; !existsSync(d) && dirname(d) !== d; d = dirname(d)) missing.unshift(d);
+    for (const d of missing) mkdirSync(d);
+  }
+}
