@@ -31,6 +31,7 @@ import type { DeviceChoice } from '../engine/devices.js';
 import { SegmentationEngine } from '../engine/engine.js';
 import { throttledLog } from '../util/broker.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
+import { interruptExitCode, onInterrupt, type Interrupt } from '../util/interrupts.js';
 import { fleetConnection, fleetDefaults, openQueue, type JobData, type JobProgress, type JobResult } from './jobs.js';
 
 export interface WorkerOptions {
@@ -196,7 +197,7 @@ export async function runWorker(opts: WorkerOptions): Promise<{ completed: numbe
   worker.on('error', (e) => warn(`worker: ${messageOf(e)}`));
 
   let stopping = false;
-  const stop = (sig: NodeJS.Signals) => {
+  const stop = (sig: Interrupt) => {
     if (!stopping) {
       stopping = true;
       opts.log(`${sig}: finishing the jobs in progress, then exiting (again to hand them back now)`);
@@ -205,11 +206,10 @@ export async function runWorker(opts: WorkerOptions): Promise<{ completed: numbe
       // Their locks are not renewed any more: the queue gives the jobs to another worker once the
       // locks expire, and that attempt removes this one's temporary folders.
       opts.log(`${sig} again: leaving the jobs in progress to the queue, exiting now`);
-      void worker.close(true).finally(() => process.exit(128 + (sig === 'SIGINT' ? 2 : 15)));
+      void worker.close(true).finally(() => process.exit(interruptExitCode(sig)));
     }
   };
-  process.on('SIGTERM', stop);
-  process.on('SIGINT', stop);
+  const released = onInterrupt(stop);
   let idleTimer: NodeJS.Timeout | undefined;
   const queue = opts.exitWhenIdle ? openQueue(opts.redisUrl, opts.queue, true) : undefined;
   if (queue) {
@@ -230,8 +230,7 @@ export async function runWorker(opts: WorkerOptions): Promise<{ completed: numbe
     await worker.run();
   } finally {
     clearInterval(idleTimer);
-    process.off('SIGTERM', stop);
-    process.off('SIGINT', stop);
+    released();
     await worker.close();
     await queue?.close();
     await engines.dispose();
