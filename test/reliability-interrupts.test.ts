@@ -3,11 +3,11 @@
 // failure of an inference abandoned by the stop. Racy by nature: each case is a loop of tries
 // through the real CLI, the second signal's delay varied over the tries.
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { startCli, type CliResult } from './helpers/cli.js';
-import { modelsDir, tempDir } from './helpers/paths.js';
+import { data, modelsDir, tempDir } from './helpers/paths.js';
 import { waitFor } from './helpers/servers.js';
 import { readBack, readSignal } from './helpers/video.js';
 
@@ -90,3 +90,29 @@ describe('a second signal 0-50 ms after the first', () => {
   }
 });
 
+describe('segment', () => {
+  it('SIGINT or SIGTERM: stops after the image in progress, its outputs complete, exit 130 / 143 (4 tries)', async () => {
+    // Far more images than can be segmented between the first one and the signal.
+    const images = tempDir();
+    ffmpeg('-i', join(data, 'images/camvid/0001TP_008550.png'), '-vf', 'scale=96:72', join(images, 'i000.png'));
+    for (let i = 1; i < 400; i++) copyFileSync(join(images, 'i000.png'), join(images, `i${String(i).padStart(3, '0')}.png`));
+    for (let i = 0; i < 4; i++) {
+      const out = tempDir();
+      const sig: NodeJS.Signals = i % 2 ? 'SIGTERM' : 'SIGINT';
+      const run = startCli(['segment', images, '-o', out, '--input-height', '65', '--models-dir', modelsDir]);
+      await waitFor(() => {
+        if (run.child.exitCode !== null) throw new Error(`segment ended before the signal: ${run.err()}`);
+        return run.out().includes('\n');
+      }, 60_000, 'the first image');
+      run.child.kill(sig);
+      const r = await run.done;
+      expect(r.signal, r.stderr).toBeNull();
+      expect(r.code, r.stderr).toBe(sig === 'SIGTERM' ? 143 : 130);
+      expect(r.stderr).not.toMatch(/internal error|\n\s+at .*:\d+:\d+|terminate called|Napi::Error/);
+      const done = r.stdout.trim().split('\n').length;
+      expect(r.stderr).toContain(`interrupted (${sig}) after ${done} of 400 images`);
+      // Every image said done has its three outputs, and no other image has any.
+      expect(readdirSync(out)).toHaveLength(3 * done);
+    }
+  });
+});

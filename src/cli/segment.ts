@@ -12,7 +12,8 @@ import { expandImageInputs, readImage } from '../sources/images.js';
 import { cv } from '../util/cv.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
 import { ensureWritableDir } from '../util/output.js';
-import { addEngineOptions, createEngine, hoodArg, type EngineFlags } from './common.js';
+import { addEngineOptions, createEngine, hoodArg, stopBetweenImages, type EngineFlags } from './common.js';
+import { plural } from '../util/text.js';
 import type { HoodConfig } from '../app/config.js';
 import { hoodLine } from '../stages/hood.js';
 import { numberArg, stderrLog } from './args.js';
@@ -40,9 +41,22 @@ export function registerSegment(program: Command): void {
     const files = expandImageInputs(inputs);
     ensureWritableDir(flags.out);
     const outputs = outputNames(files, flags.out);
-    const engine = await createEngine(flags);
+    const stop = stopBetweenImages();
+    try {
+      await segmentAll(files, outputs, flags, stop.check);
+    } finally {
+      stop.release();
+    }
+  });
+}
+
+/** Each image segmented and its outputs written; `check` before each throws once interrupted. */
+async function segmentAll(files: readonly string[], outputs: Map<string, string>, flags: SegmentFlags, check: (done: string) => void): Promise<void> {
+  const engine = await createEngine(flags);
+  try {
     const segmenter = new Segmenter(engine, { overlay: { opacity: flags.opacity }, hud: flags.hud, analysis: flags.corridor ? { corridor: flags.corridor } : {}, signal: typeof flags.hood === 'number' ? { hood: hoodLine(flags.hood) } : {} });
-    for (const file of files) {
+    for (const [i, file] of files.entries()) {
+      check(`${i} of ${plural(files.length, 'image')}`);
       const image = readImage(file, { log: stderrLog });
       // Read before segmenting: a grey or 4-channel image is converted and its Mat released.
       const { cols: width, rows: height } = image;
@@ -63,8 +77,9 @@ export function registerSegment(program: Command): void {
       writeFileSync(join(flags.out, `${stem}.json`), JSON.stringify(summary, null, 2) + '\n');
       console.log(`${file}: drivable ${r.summary.drivablePct.toFixed(1)}%, ego corridor ${r.summary.egoCorridorPct.toFixed(1)}%, ${r.timings.inferMs.toFixed(0)} ms on ${engine.provider} -> ${join(flags.out, stem)}_{overlay,labels}.png, .json`);
     }
+  } finally {
     await engine.dispose();
-  });
+  }
 }
 
 /**
