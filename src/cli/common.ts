@@ -58,7 +58,7 @@ export function stopBetweenImages(): { check: (done: string) => void; release: (
   });
   return {
     check: (done) => {
-      if (signal) throw new RoadsegError(`interrupted (${signal}) after ${done}`, { hint: 'the outputs of those are complete', exitCode: interruptExitCode(signal) });
+      if (signal) throw new RoadsegError(`interrupted (${signal}) after ${done}`, { exitCode: interruptExitCode(signal) });
     },
     release,
   };

@@ -41,7 +41,7 @@ export function registerEval(program: Command): void {
     if (flags.sequence) {
       const stop = stopBetweenImages();
       try {
-        const report = await evalSequence({ ...flags, sequence: flags.sequence }, stderrLog, (n) => stop.check(plural(n, 'frame')));
+        const report = await evalSequence({ ...flags, sequence: flags.sequence }, stderrLog, (n) => stop.check(`${plural(n, 'frame')}; no report`));
         console.log(flags.json ? JSON.stringify(report, null, 2) : formatSequenceReport(report));
       } finally {
         stop.release();
@@ -55,7 +55,7 @@ export function registerEval(program: Command): void {
     try {
       const engine = await createEngine(flags);
       try {
-        report = await evaluate(engine, pairs, undefined, (n) => stop.check(`${n} of ${plural(pairs.length, 'pair')}`));
+        report = await evaluate(engine, pairs, undefined, (n) => stop.check(`${n} of ${plural(pairs.length, 'pair')}; no report`));
       } finally {
         await engine.dispose();
       }

@@ -56,7 +56,7 @@ async function segmentAll(files: readonly string[], outputs: Map<string, string>
   try {
     const segmenter = new Segmenter(engine, { overlay: { opacity: flags.opacity }, hud: flags.hud, analysis: flags.corridor ? { corridor: flags.corridor } : {}, signal: typeof flags.hood === 'number' ? { hood: hoodLine(flags.hood) } : {} });
     for (const [i, file] of files.entries()) {
-      check(`${i} of ${plural(files.length, 'image')}`);
+      check(`${i} of ${plural(files.length, 'image')}, whose outputs are complete`);
       const image = readImage(file, { log: stderrLog });
       // Read before segmenting: a grey or 4-channel image is converted and its Mat released.
       const { cols: width, rows: height } = image;
