@@ -52,13 +52,15 @@ export interface EvaluationReport {
   drivable: BinaryReport;
 }
 
-export async function evaluate(engine: SegmentationEngine, pairs: readonly Pair[], drivableClasses: readonly number[] = [0]): Promise<EvaluationReport> {
+/** `beforePair` is called before each pair with the number done (the CLI stops there when interrupted). */
+export async function evaluate(engine: SegmentationEngine, pairs: readonly Pair[], drivableClasses: readonly number[] = [0], beforePair?: (done: number) => void): Promise<EvaluationReport> {
   const classHead = engine.manifest.heads.classes;
   const matrix = classHead && new ConfusionMatrix(classHead.names, classHead.voidLabel);
   const road = new BinaryCounts([0]);
   const drivableLut = new Uint8Array(256);
   for (const c of drivableClasses) drivableLut[c] = 1;
-  for (const p of pairs) {
+  for (const [i, p] of pairs.entries()) {
+    beforePair?.(i);
     const target = readLabels(p.label);
     const [height, width] = target.shape as [number, number];
     const bgr = toBgr(readImage(p.image));

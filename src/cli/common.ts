@@ -7,6 +7,7 @@ import { maxSmooth } from '../app/config.js';
 import { maxInputHeight } from '../core/input-size.js';
 import { precisionChoices, type PrecisionChoice } from '../core/model.js';
 import { ExitCode, RoadsegError } from '../util/errors.js';
+import { interruptExitCode, onInterrupt, type Interrupt } from '../util/interrupts.js';
 import { intArg, numberArg, stderrLog } from './args.js';
 
 export interface EngineFlags {
@@ -40,6 +41,27 @@ export function ttaArg(value: string): number[] {
     throw new RoadsegError(`--tta expects scales between 0.25 and 4 separated by commas, got "${value}"`, { exitCode: ExitCode.usage });
   }
   return scales;
+}
+
+/**
+ * SIGINT / SIGTERM for the commands that infer image by image outside the graph (segment, eval):
+ * the image in progress finishes, then `check` throws the interruption (exit 130 / 143) and the
+ * command disposes its engine on the way out, then calls `release`. Exiting at the signal instead
+ * would end the process in the middle of an inference, which aborts in onnxruntime's worker.
+ */
+export function stopBetweenImages(): { check: (done: string) => void; release: () => void } {
+  let signal: Interrupt | undefined;
+  const release = onInterrupt((sig) => {
+    if (signal) return;
+    signal = sig;
+    stderrLog(`${sig}: stopping after the image in progress`);
+  });
+  return {
+    check: (done) => {
+      if (signal) throw new RoadsegError(`interrupted (${signal}) after ${done}`, { exitCode: interruptExitCode(signal) });
+    },
+    release,
+  };
 }
 
 export async function createEngine(flags: EngineFlags, log = stderrLog): Promise<SegmentationEngine> {

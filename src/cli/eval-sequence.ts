@@ -66,7 +66,8 @@ function labelFiles(dir: string, suffix: string): string[] {
   return files;
 }
 
-export async function evalSequence(flags: SequenceFlags, log: (line: string) => void): Promise<SequenceReport> {
+/** `beforeFrame` is called before each frame with the number done (the CLI stops there when interrupted). */
+export async function evalSequence(flags: SequenceFlags, log: (line: string) => void, beforeFrame?: (done: number) => void): Promise<SequenceReport> {
   const config = parseConfig({ source: flags.sequence, ...(flags.fps && { fps: flags.fps }), ...signalConfig(flags) } satisfies PipelineConfigInput, 'command line');
   const labels = flags.labels ? labelFiles(flags.labels, flags.labelSuffix) : undefined;
   const source = openSource(flags.sequence, { fps: config.fps, log });
@@ -80,6 +81,12 @@ export async function evalSequence(flags: SequenceFlags, log: (line: string) => 
     const truth = { signal: [] as Shares[], plain: [] as Shares[] };
     for (let f = await source.read(); f; f = await source.read()) {
       if (isStale(f)) continue;
+      try {
+        beforeFrame?.(runs.signal.length);
+      } catch (e) {
+        f.image.release();
+        throw e;
+      }
       const { bgr, tensor } = signal.preprocess(f.image);
       const inference = await signal.infer(tensor);
       const file = labels?.[runs.signal.length];

@@ -3,7 +3,7 @@ import { evaluate, pairByStem, type EvaluationReport } from '../app/evaluate.js'
 import type { MetricsReport } from '../stages/metrics.js';
 import { ExitCode, RoadsegError } from '../util/errors.js';
 import { plural } from '../util/text.js';
-import { addEngineOptions, addSignalOptions, createEngine, type EngineFlags } from './common.js';
+import { addEngineOptions, addSignalOptions, createEngine, stopBetweenImages, type EngineFlags } from './common.js';
 import { numberArg, stderrLog } from './args.js';
 import { evalSequence, formatSequenceReport, type SequenceFlags } from './eval-sequence.js';
 
@@ -39,18 +39,28 @@ export function registerEval(program: Command): void {
       .option('--json', 'print the report as JSON'),
   )).action(async (flags: EvalFlags) => {
     if (flags.sequence) {
-      const report = await evalSequence({ ...flags, sequence: flags.sequence }, stderrLog);
-      console.log(flags.json ? JSON.stringify(report, null, 2) : formatSequenceReport(report));
+      const stop = stopBetweenImages();
+      try {
+        const report = await evalSequence({ ...flags, sequence: flags.sequence }, stderrLog, (n) => stop.check(`${plural(n, 'frame')}; no report`));
+        console.log(flags.json ? JSON.stringify(report, null, 2) : formatSequenceReport(report));
+      } finally {
+        stop.release();
+      }
       return;
     }
     if (!flags.images || !flags.labels) throw new RoadsegError('eval needs --images and --labels, or --sequence', { hint: 'roadseg eval --images DIR --labels DIR, or roadseg eval --sequence CLIP_OR_DIR [--labels DIR]', exitCode: ExitCode.usage });
     const pairs = pairByStem(flags.images, flags.labels, flags.imageSuffix, flags.labelSuffix);
-    const engine = await createEngine(flags);
+    const stop = stopBetweenImages();
     let report: EvaluationReport;
     try {
-      report = await evaluate(engine, pairs);
+      const engine = await createEngine(flags);
+      try {
+        report = await evaluate(engine, pairs, undefined, (n) => stop.check(`${n} of ${plural(pairs.length, 'pair')}; no report`));
+      } finally {
+        await engine.dispose();
+      }
     } finally {
-      await engine.dispose();
+      stop.release();
     }
     if (flags.json) {
       // The class figures stay at the top level, where scripts read them.

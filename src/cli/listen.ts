@@ -11,6 +11,7 @@ import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
 import { messageText, protocolVersion, type HelloMessage, type SubscribeMessage } from '../sinks/websocket-protocol.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
+import { interruptExitCode, onInterrupt } from '../util/interrupts.js';
 import { backoffMs } from '../util/backoff.js';
 import { intArg, numberArg, stderrLog } from './args.js';
 
@@ -76,16 +77,14 @@ async function listen(url: string, flags: ListenFlags): Promise<void> {
   let current: WebSocket | undefined;
   // Ctrl-C ends the listening: exit 130 (143 for SIGTERM), like any interrupted command.
   let wake = () => {};
-  const onInterrupt = (sig: NodeJS.Signals) => {
+  const released = onInterrupt((sig) => {
     if (state.interrupted) return;
     state.interrupted = true;
-    process.exitCode = sig === 'SIGTERM' ? 143 : ExitCode.interrupted;
+    process.exitCode = interruptExitCode(sig);
     current?.close(1000, 'client interrupted');
     current?.terminate();
     wake();
-  };
-  process.on('SIGINT', onInterrupt);
-  process.on('SIGTERM', onInterrupt);
+  });
   // A reader that went away (`| head`) ends the listening quietly.
   process.stdout.on('error', () => {
     state.stdoutGone = true;
@@ -116,8 +115,7 @@ async function listen(url: string, flags: ListenFlags): Promise<void> {
       }
     }
   } finally {
-    process.off('SIGINT', onInterrupt);
-    process.off('SIGTERM', onInterrupt);
+    released();
   }
 }
 

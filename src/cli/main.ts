@@ -1,8 +1,12 @@
+// First: a signal from here on ends the process with 130 / 143, never by the signal itself.
+import { installInterrupts } from '../util/interrupts.js';
 import { Command, CommanderError } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ExitCode, RoadsegError } from '../util/errors.js';
 import { packageRoot } from '../util/package.js';
+
+installInterrupts();
 
 const { version } = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string };
 
@@ -35,8 +39,11 @@ const asked = process.argv[2];
 for (const name of asked && asked in commands ? [asked] : Object.keys(commands)) (await commands[name]!())(program);
 
 // Node ends with 13 when the event loop empties under a pending top-level await: a stalled run.
+// Node 20 hands the 'exit' event 0 then, with 13 in process.exitCode. Reported as the bug it is.
 process.on('exit', (code) => {
-  if (code === 13) process.stderr.write('roadseg: internal error: the run stalled with nothing left to wait for (please report it)\n');
+  if (code !== 13 && process.exitCode !== 13) return;
+  process.stderr.write('roadseg: internal error: the run stalled with nothing left to wait for (please report it)\n');
+  process.exitCode = ExitCode.failure;
 });
 
 try {

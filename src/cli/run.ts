@@ -9,6 +9,7 @@ import { formatRoadSummary, type RoadSummary } from '../stages/road-stats.js';
 import { parseCorridor } from '../stages/drivable.js';
 import type { RoadReportSink } from '../sinks/report.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
+import { interruptExitCode, onInterrupt, type Interrupt } from '../util/interrupts.js';
 import { plural } from '../util/text.js';
 import { addEngineOptions, addSignalOptions, signalConfig, type SignalFlags } from './common.js';
 import { videoQualities } from '../sinks/ffmpeg-encoder.js';
@@ -141,7 +142,7 @@ export function registerRun(program: Command): void {
       }
     }
     if (failure !== undefined) throw failure;
-    if (interrupted.signal) process.exitCode = interrupted.signal === 'SIGTERM' ? 143 : ExitCode.interrupted;
+    if (interrupted.signal) process.exitCode = interruptExitCode(interrupted.signal);
   });
 }
 
@@ -189,18 +190,19 @@ function writeSummary(path: string, summary: object): void {
 /**
  * First SIGINT/SIGTERM: graceful stop (sinks finalised). Second: immediate stop, still finalising.
  * A signal while the model loads stops the run as soon as it exists, before its first frame.
- * `before` runs first (it leaves the progress bar on its own line).
+ * `before` runs first (it leaves the progress bar on its own line). After `dispose` (the run has
+ * ended, its summary is being written) a signal is only noted: src/util/interrupts.ts.
  */
 function handleSignals(before: () => void) {
   let pipeline: Pipeline | undefined;
-  const state: { signal?: NodeJS.Signals; dispose: () => void; attach: (p: Pipeline) => void } = {
+  const state: { signal?: Interrupt; dispose: () => void; attach: (p: Pipeline) => void } = {
     dispose: () => {},
     attach: (p) => {
       pipeline = p;
       if (state.signal) p.stop();
     },
   };
-  const onSignal = (sig: NodeJS.Signals) => {
+  state.dispose = onInterrupt((sig) => {
     before();
     if (!state.signal) {
       state.signal = sig;
@@ -210,13 +212,7 @@ function handleSignals(before: () => void) {
       stderrLog(`${sig} again: stopping now`);
       pipeline?.abort();
     }
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-  state.dispose = () => {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
-  };
+  });
   return state;
 }
 

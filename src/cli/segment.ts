@@ -13,7 +13,8 @@ import { expandImageInputs, readImage } from '../sources/images.js';
 import { cv } from '../util/cv.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
 import { ensureWritableDir } from '../util/output.js';
-import { addEngineOptions, createEngine, hoodArg, type EngineFlags } from './common.js';
+import { addEngineOptions, createEngine, hoodArg, stopBetweenImages, type EngineFlags } from './common.js';
+import { plural } from '../util/text.js';
 import type { HoodConfig } from '../app/config.js';
 import { hoodLine } from '../stages/hood.js';
 import { numberArg, stderrLog } from './args.js';
@@ -46,9 +47,11 @@ export function registerSegment(program: Command): void {
       files.filter((f) => existsSync(f)).map((path) => ({ path, what: 'input image' })),
       [...new Set(outputs.values())].flatMap((stem) => outputSuffixes.map((suffix) => ({ path: join(flags.out, stem + suffix), what: 'output', hint: 'write to another --out folder' }))),
     );
+    const stop = stopBetweenImages();
     try {
-      await segmentAll(files, outputs, flags);
+      await segmentAll(files, outputs, flags, stop.check);
     } finally {
+      stop.release();
       claim.release();
     }
   });
@@ -57,31 +60,36 @@ export function registerSegment(program: Command): void {
 /** The files segment writes per image: NAME + each of these. */
 const outputSuffixes = ['_overlay.png', '_labels.png', '.json'] as const;
 
-async function segmentAll(files: readonly string[], outputs: ReadonlyMap<string, string>, flags: SegmentFlags): Promise<void> {
+/** Each image segmented and its outputs written; `check` before each throws once interrupted. */
+async function segmentAll(files: readonly string[], outputs: ReadonlyMap<string, string>, flags: SegmentFlags, check: (done: string) => void): Promise<void> {
   const engine = await createEngine(flags);
-  const segmenter = new Segmenter(engine, { overlay: { opacity: flags.opacity }, hud: flags.hud, analysis: flags.corridor ? { corridor: flags.corridor } : {}, signal: typeof flags.hood === 'number' ? { hood: hoodLine(flags.hood) } : {} });
-  for (const file of files) {
-    const image = readImage(file, { log: stderrLog });
-    // Read before segmenting: a grey or 4-channel image is converted and its Mat released.
-    const { cols: width, rows: height } = image;
-    const r = await segmenter.segment(image);
-    const stem = outputs.get(file)!;
-    const labelsFull = sampleLabels(r.heads.labels, width, height);
-    cv.imwrite(join(flags.out, `${stem}_overlay.png`), r.overlay);
-    writeFileSync(join(flags.out, `${stem}_labels.png`), encodeIndexedPng(labelsFull, engine.classes.palette as Rgb[]));
-    const summary = {
-      image: resolve(file),
-      width,
-      height,
-      ...segmenter.origin,
-      inputSize: { width: r.heads.labels.shape[1], height: r.heads.labels.shape[0] },
-      ...r.summary,
-      timings: Object.fromEntries(Object.entries(r.timings).map(([k, v]) => [k, Math.round(v * 100) / 100])),
-    };
-    writeFileSync(join(flags.out, `${stem}.json`), JSON.stringify(summary, null, 2) + '\n');
-    console.log(`${file}: drivable ${r.summary.drivablePct.toFixed(1)}%, ego corridor ${r.summary.egoCorridorPct.toFixed(1)}%, ${r.timings.inferMs.toFixed(0)} ms on ${engine.provider} -> ${join(flags.out, stem)}_{overlay,labels}.png, .json`);
+  try {
+    const segmenter = new Segmenter(engine, { overlay: { opacity: flags.opacity }, hud: flags.hud, analysis: flags.corridor ? { corridor: flags.corridor } : {}, signal: typeof flags.hood === 'number' ? { hood: hoodLine(flags.hood) } : {} });
+    for (const [i, file] of files.entries()) {
+      check(`${i} of ${plural(files.length, 'image')}, whose outputs are complete`);
+      const image = readImage(file, { log: stderrLog });
+      // Read before segmenting: a grey or 4-channel image is converted and its Mat released.
+      const { cols: width, rows: height } = image;
+      const r = await segmenter.segment(image);
+      const stem = outputs.get(file)!;
+      const labelsFull = sampleLabels(r.heads.labels, width, height);
+      cv.imwrite(join(flags.out, `${stem}_overlay.png`), r.overlay);
+      writeFileSync(join(flags.out, `${stem}_labels.png`), encodeIndexedPng(labelsFull, engine.classes.palette as Rgb[]));
+      const summary = {
+        image: resolve(file),
+        width,
+        height,
+        ...segmenter.origin,
+        inputSize: { width: r.heads.labels.shape[1], height: r.heads.labels.shape[0] },
+        ...r.summary,
+        timings: Object.fromEntries(Object.entries(r.timings).map(([k, v]) => [k, Math.round(v * 100) / 100])),
+      };
+      writeFileSync(join(flags.out, `${stem}.json`), JSON.stringify(summary, null, 2) + '\n');
+      console.log(`${file}: drivable ${r.summary.drivablePct.toFixed(1)}%, ego corridor ${r.summary.egoCorridorPct.toFixed(1)}%, ${r.timings.inferMs.toFixed(0)} ms on ${engine.provider} -> ${join(flags.out, stem)}_{overlay,labels}.png, .json`);
+    }
+  } finally {
+    await engine.dispose();
   }
-  await engine.dispose();
 }
 
 /**

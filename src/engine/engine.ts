@@ -97,6 +97,9 @@ export class SegmentationEngine {
   readonly drivableSource: string;
   readonly classes: DisplayClasses;
   private readonly variants: Variant[];
+  /** Runs sent to the worker and not yet answered: `dispose` waits for them. */
+  private readonly running = new Set<Promise<unknown>>();
+  private disposed: Promise<void> | undefined;
 
   private constructor(
     /** The scene model first, then the drivable model where one was given. */
@@ -270,7 +273,15 @@ export class SegmentationEngine {
         fetches: fetchesOf(m.manifest, tta, i === 0 && this.opts.logits !== false),
       })),
     );
-    const outputs = await this.worker.runAll(runs);
+    if (this.disposed) throw new Error('the inference engine has been disposed');
+    const call = this.worker.runAll(runs);
+    this.running.add(call);
+    let outputs: Record<string, TensorData>[];
+    try {
+      outputs = await call;
+    } finally {
+      this.running.delete(call);
+    }
     return inputs.map((input, n) => {
       const perModel = this.models.map((m, i) => {
         const variantsOut = this.variants.map((v, k) => ({ v, tensor: input[i]![k]!, outputs: outputs[i * this.variants.length + k]! }));
@@ -286,8 +297,16 @@ export class SegmentationEngine {
     });
   }
 
-  async dispose(): Promise<void> {
-    for (const m of this.models) await m.session.release();
+  /**
+   * Releases the sessions once the runs in flight have been answered (a run abandoned by an
+   * interrupted pipeline still completes in the worker); later runs are refused. Idempotent.
+   */
+  dispose(): Promise<void> {
+    this.disposed ??= (async () => {
+      await Promise.allSettled(this.running);
+      for (const m of this.models) await m.session.release();
+    })();
+    return this.disposed;
   }
 }
 

@@ -16,7 +16,31 @@ let nextSession = 0;
 
 const metadata = (values: readonly ort.InferenceSession.ValueMetadata[]) => values.map((v) => ({ ...v }));
 
-port.on('message', async (msg: WorkerRequest) => {
+/**
+ * Requests are handled one after the other, in the order sent: a session is never released while
+ * a run on it is in progress (onnxruntime aborts the process then), and a run sent after the
+ * release gets an error instead of reaching a released session.
+ */
+let queue = Promise.resolve();
+port.on('message', (msg: WorkerRequest) => {
+  queue = queue.then(() => handle(msg)).catch((e: unknown) => {
+    // The reply itself could not be sent: say so, and keep the queue going for the next request.
+    const reply: WorkerReply = { kind: 'error', id: msg.id, message: e instanceof Error ? e.message : String(e) };
+    try {
+      port.postMessage(reply);
+    } catch {
+      // nothing more can be said to the engine
+    }
+  });
+});
+
+function sessionOf(key: number): ort.InferenceSession {
+  const session = sessions.get(key);
+  if (!session) throw new Error(`inference session ${key} has been released`);
+  return session;
+}
+
+async function handle(msg: WorkerRequest): Promise<void> {
   let reply: WorkerReply;
   try {
     switch (msg.kind) {
@@ -40,7 +64,7 @@ port.on('message', async (msg: WorkerRequest) => {
         const outputs: Record<string, TensorData>[] = [];
         for (const run of msg.runs) {
           const feeds = Object.fromEntries(Object.entries(run.feeds).map(([name, t]) => [name, new ort.Tensor(t.type, t.data as ort.Tensor.DataType, t.dims)]));
-          const result = await sessions.get(run.session)!.run(feeds, run.fetches);
+          const result = await sessionOf(run.session).run(feeds, run.fetches);
           outputs.push(Object.fromEntries(Object.entries(result).map(([name, t]) => [name, { type: t.type, data: t.data as TensorData['data'], dims: [...t.dims] }])));
         }
         reply = { kind: 'ran', id: msg.id, outputs };
@@ -57,4 +81,4 @@ port.on('message', async (msg: WorkerRequest) => {
     reply = { kind: 'error', id: msg.id, message: e instanceof Error ? e.message : String(e) };
   }
   port.postMessage(reply);
-});
+}

@@ -21,6 +21,8 @@ export class InferenceWorker {
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
   private live = 0;
+  /** Set once the thread is being ended: no call is sent to it after that. */
+  private ending = false;
 
   private constructor(private readonly worker: Worker) {
     const failAll = (e: Error) => {
@@ -30,7 +32,8 @@ export class InferenceWorker {
     worker.on('message', (reply: WorkerReply) => {
       const p = this.pending.get(reply.id);
       this.pending.delete(reply.id);
-      if (this.pending.size === 0) worker.unref();
+      // Not while it is being ended: the process would exit before `terminate` settles (exit 13).
+      if (this.pending.size === 0 && !this.ending) worker.unref();
       if (reply.kind === 'error') p?.reject(new Error(reply.message));
       else p?.resolve(reply);
     });
@@ -44,6 +47,7 @@ export class InferenceWorker {
 
   call(req: DistributiveOmit<WorkerRequest, 'id'>): Promise<WorkerReply> {
     return new Promise<WorkerReply>((resolve, reject) => {
+      if (this.ending) return reject(new Error('the inference worker has been stopped'));
       const id = this.nextId++;
       this.pending.set(id, { resolve, reject });
       // Referenced only while a call is pending, so an idle engine never keeps the process alive.
@@ -69,17 +73,20 @@ export class InferenceWorker {
     return (reply as Extract<WorkerReply, { kind: 'ran' }>).outputs;
   }
 
-  /** Releases one session; the thread ends with the last. */
+  /** Releases one session (after the runs sent before it: the thread takes requests in order); the thread ends with the last. */
   async release(session: WorkerSession): Promise<void> {
     try {
       await this.call({ kind: 'release', session: session.key });
     } finally {
-      if (--this.live <= 0) await this.worker.terminate();
+      if (--this.live <= 0) await this.terminate();
     }
   }
 
-  /** Ends the thread whatever it holds (a failed start). */
+  /** Ends the thread whatever it holds (a failed start, the last release). Calls still pending are rejected. */
   async terminate(): Promise<void> {
+    this.ending = true;
+    // Referenced until it has exited, so that this promise settles before the process may end.
+    this.worker.ref();
     await this.worker.terminate();
   }
 }

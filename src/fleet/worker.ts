@@ -37,6 +37,7 @@ import { SegmentationEngine } from '../engine/engine.js';
 import { throttledLog, within } from '../util/broker.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
 import { ensureWritableDir } from '../util/output.js';
+import { onInterrupt, type Interrupt } from '../util/interrupts.js';
 import { fleetConnection, fleetDefaults, openQueue, type JobData, type JobProgress, type JobResult } from './jobs.js';
 
 export interface WorkerOptions {
@@ -235,7 +236,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerOutcome> {
   const counts = { completed: 0, failed: 0 };
   /** This worker's jobs being run (runJob itself, not the Redis calls around it), with their stop. */
   const running = new Map<Promise<unknown>, AbortController>();
-  let firstSignal: NodeJS.Signals | undefined;
+  let firstSignal: Interrupt | undefined;
   let stoppedNow = false;
   let closing = false;
   const processJob = async (job: Job<JobData, JobResult>, token?: string): Promise<JobResult> => {
@@ -281,7 +282,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerOutcome> {
   const stopRequested = new Promise<void>((resolve) => (signalled = resolve));
   let stopNow = () => {};
   const nowRequested = new Promise<'now'>((resolve) => (stopNow = () => resolve('now')));
-  const onSignal = (sig: NodeJS.Signals) => {
+  const onSignal = (sig: Interrupt) => {
     const n = running.size;
     const jobs = `${n} job${n === 1 ? '' : 's'} in progress`;
     if (!firstSignal) {
@@ -295,8 +296,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerOutcome> {
       stopNow();
     }
   };
-  process.on('SIGTERM', onSignal);
-  process.on('SIGINT', onSignal);
+  const released = onInterrupt(onSignal);
   let idleTimer: NodeJS.Timeout | undefined;
   const queue = opts.exitWhenIdle ? openQueue(opts.redisUrl, opts.queue, true) : undefined;
   // Stops taking jobs; settles once the jobs' results reached Redis and the connections closed.
@@ -336,8 +336,7 @@ export async function runWorker(opts: WorkerOptions): Promise<WorkerOutcome> {
     return { ...counts, ...(firstSignal && { signal: firstSignal }), closed: closed && !stoppedNow };
   } finally {
     clearInterval(idleTimer);
-    process.off('SIGTERM', onSignal);
-    process.off('SIGINT', onSignal);
+    released();
     await within(engines.dispose(), opts.closeTimeoutMs);
   }
 }

@@ -27,6 +27,8 @@ export function batchInference<T, R>(opts: BatchOptions<T, R>): OperatorFunction
       let running = false;
       let upstreamDone = false;
       let timer: NodeJS.Timeout | undefined;
+      /** Unsubscribed (the run was aborted): no batch is started after that, whatever is waiting. */
+      let closed = false;
       /** When the last call ended: a batch waits to fill from then, or from its first item's arrival. */
       let freeAt = 0;
 
@@ -56,7 +58,7 @@ export function batchInference<T, R>(opts: BatchOptions<T, R>): OperatorFunction
       const next = (): void => {
         clearTimeout(timer);
         timer = undefined;
-        if (running) return;
+        if (running || closed) return;
         if (pending.length === 0) {
           if (upstreamDone) out.complete();
           return;
@@ -93,6 +95,7 @@ export function batchInference<T, R>(opts: BatchOptions<T, R>): OperatorFunction
         },
       });
       return () => {
+        closed = true;
         sub.unsubscribe();
         clearTimeout(timer);
       };

@@ -139,7 +139,11 @@ export function createGraph(parts: GraphParts): PipelineHandle {
   const results = new Subject<ProcessedFrame>();
   const maxBatch = Math.max(1, parts.maxBatch ?? 1);
   let stopping = false;
+  /** `abort` was called: frames still in a step are abandoned, and what happens to them is no failure. */
+  let aborting = false;
   let writing: Promise<void> | undefined;
+  /** The inference call in progress (one at a time): the processor is disposed only after it. */
+  let inferring: Promise<unknown> | undefined;
   /** A failure that stops every source (a shared sink's), with the frame it happened on. */
   let sharedFailure: unknown;
 
@@ -246,7 +250,7 @@ export function createGraph(parts: GraphParts): PipelineHandle {
         return out;
       };
       const failed = (e: unknown): Observable<O> => {
-        fail(x.lane, stepError(name, x.meta, x.lane.source, e), x.meta.index);
+        if (!aborting) fail(x.lane, stepError(name, x.meta, x.lane.source, e), x.meta.index);
         return skip(x);
       };
       try {
@@ -270,13 +274,17 @@ export function createGraph(parts: GraphParts): PipelineHandle {
     const t0 = performance.now();
     let heads: FrameHeads[];
     try {
-      heads = live.length > 1 && processor.inferBatch ? await processor.inferBatch(live.map((x) => x.tensor)) : await Promise.all(live.map((x) => processor.infer(x.tensor)));
+      const call = live.length > 1 && processor.inferBatch ? processor.inferBatch(live.map((x) => x.tensor)) : Promise.all(live.map((x) => processor.infer(x.tensor)));
+      inferring = call;
+      heads = await call;
     } catch (e) {
       for (const x of live) {
-        fail(x.lane, stepError('infer', x.meta, x.lane.source, e), x.meta.index);
+        if (!aborting) fail(x.lane, stepError('infer', x.meta, x.lane.source, e), x.meta.index);
         skip(x);
       }
       return [];
+    } finally {
+      inferring = undefined;
     }
     const ms = performance.now() - t0;
     return live.map((x, i) => {
@@ -459,6 +467,8 @@ export function createGraph(parts: GraphParts): PipelineHandle {
         lane.source.close();
       }
       await closeSinks(sinks);
+      // After an abort the last inference call may still be running: it settles first.
+      await inferring?.catch(() => {});
       await parts.dispose?.();
       if (closeErrors.length) log(`closing sinks: ${closeErrors.map(messageOf).join('; ')}`);
     }
@@ -503,6 +513,7 @@ export function createGraph(parts: GraphParts): PipelineHandle {
       for (const lane of lanes) stopLane(lane);
     },
     abort() {
+      aborting = true;
       handle.stop();
       aborted.next();
     },

@@ -35,6 +35,8 @@ export class CaptureSource implements RewindableSource {
   endedEarly: { decoded: number; expected: number } | undefined;
   private index = -1;
   private closed = false;
+  /** The decode in progress on libuv's pool: the capture is released only after it (an aborted run closes mid-read). */
+  private reading: Promise<unknown> | undefined;
   /** Last pts read from the container in this pass (-1 before the first frame). */
   private lastFilePts = -1;
   /** The container's pts of every frame, read with ffprobe when OpenCV's are missing. */
@@ -60,9 +62,13 @@ export class CaptureSource implements RewindableSource {
     if (this.closed) return null;
     let mat: Mat;
     try {
-      mat = await this.cap.readAsync();
+      const read = this.cap.readAsync();
+      this.reading = read;
+      mat = await read;
     } catch (e) {
       throw new RoadsegError(`decoding failed after frame ${this.index} (${messageOf(e)})`, { where: this.info.uri, exitCode: ExitCode.input });
+    } finally {
+      this.reading = undefined;
     }
     if (this.closed) {
       mat.release();
@@ -114,7 +120,9 @@ export class CaptureSource implements RewindableSource {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.cap.release();
+    const cap = this.cap;
+    if (this.reading) void this.reading.catch(() => {}).finally(() => cap.release());
+    else cap.release();
   }
 }
 
