@@ -8,9 +8,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { runCli } from './helpers/cli.js';
+import { runCli, startCli } from './helpers/cli.js';
 import { modelsDir, tempDir, videos } from './helpers/paths.js';
-import { startMosquitto, startRedis } from './helpers/servers.js';
+import { startMosquitto, startRedis, waitFor } from './helpers/servers.js';
 import { serverForSuite } from './helpers/suite-server.js';
 
 const fast = ['--input-height', '65', '--models-dir', modelsDir, '--no-progress', '--duration', '0.3'];
@@ -76,6 +76,23 @@ describe('Redis with requirepass (redis-server)', () => {
       expect(r.stderr).not.toMatch(/retrying/);
     }
   });
+  it('the password changed mid-run: the reconnect is refused, the run stops with the error, the outputs finalised', async () => {
+    const out = tempDir();
+    const signal = join(out, 's.jsonl');
+    const run = startCli(['run', clip, '--loop', '--realtime', `${redis.url}/0?stream=mid`, '-s', signal, ...fast.slice(0, -2)], { env: { ...noEnv, ROADSEG_REDIS_PASSWORD: secret } });
+    const admin = new Redis({ host: '127.0.0.1', port: redis.port, password: secret, lazyConnect: true });
+    await admin.connect();
+    await waitFor(async () => (await admin.xlen('mid')) > 0, 60_000, 'the first messages');
+    await admin.config('SET', 'requirepass', 'rotated');
+    await admin.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+    const r = await run.done;
+    await admin.config('SET', 'requirepass', secret);
+    await admin.quit();
+    expect(r.code, r.stderr).toBe(5);
+    expect(r.stderr).toMatch(/error: the Redis server refused the credentials \(password only\): WRONGPASS/);
+    // Every line written is whole: the run stopped cleanly.
+    for (const line of readFileSync(signal, 'utf8').split('\n').filter(Boolean)) expect(() => JSON.parse(line)).not.toThrow();
+  });
 });
 
 describe('Redis database and key (redis-server)', () => {
@@ -122,6 +139,14 @@ describe('messages that name what the user gave', () => {
     const flagged = runCli(['run', '--source', clip, '--sink', video, '--sink', join(out, 's.jsonl'), ...fast]);
     expect(flagged.code, flagged.stderr).toBe(0);
     expect(readFileSync(join(out, 's.jsonl'), 'utf8').split('\n').filter(Boolean)).toHaveLength(8);
+  });
+
+  it('a stream source with credentials that cannot be opened: the error shows the URI with the password masked', () => {
+    const r = runCli(['run', `http://admin:${secret}@127.0.0.1:1/cam.mjpg`, ...fast]);
+    expect(r.code, r.stderr).toBe(3);
+    expect(r.stderr).toMatch(/error: cannot open stream http:\/\/admin:\*\*\*@127\.0\.0\.1:1\/cam\.mjpg/);
+    expect(r.stderr).toMatch(/where: http:\/\/admin:\*\*\*@/);
+    expect(r.stderr + r.stdout).not.toContain(secret);
   });
 
   it('a UTF-16 config file: said so, with no NUL bytes in the message', () => {

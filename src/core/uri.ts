@@ -120,6 +120,15 @@ export function redactUri(text: string): string {
     .replace(/([?&])([^=&#\s"']+)=([^&#\s"']*)/g, (all, sep: string, key: string, value: string) => (secretParams.test(decodeURIComponentSafe(key)) && value ? `${sep}${key}=${masked}` : all));
 }
 
+/**
+ * A network stream's source id: its address without the scheme and without any credentials
+ * (`rtsp://admin:pw@10.0.0.9/live` -> `10.0.0.9/live`); the id goes into every signal line, the
+ * websocket hello, metrics labels and {source} file names.
+ */
+export function streamSourceId(uri: string): string {
+  return redactUri(uri).replace(/^[a-z][a-z0-9+.-]*:\/\/(?:[^\s/?#"']*@)?/i, '');
+}
+
 function decodeURIComponentSafe(s: string): string {
   try {
     return decodeURIComponent(s);

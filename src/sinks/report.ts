@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { PipelineContext, ProcessedFrame, Sink } from '../core/sink.js';
 import type { SignalMessage } from '../core/signal.js';
+import { redactUri } from '../core/uri.js';
 import { RoadStats, type RoadSummary } from '../stages/road-stats.js';
 import { cv } from '../util/cv.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
@@ -90,7 +91,7 @@ export class RoadReportSink implements Sink {
     const html = renderReport({
       title: `roadseg report: ${streams.map((s) => s.sourceId).join(', ') || stream.sourceId}`,
       facts: [
-        ...streams.map((s): [string, string] => [streams.length > 1 ? `source ${s.sourceId}` : 'source', `${s.uri} (${s.kind}, ${s.width}x${s.height} @ ${s.fps.toFixed(2)} fps)`]),
+        ...streams.map((s): [string, string] => [streams.length > 1 ? `source ${s.sourceId}` : 'source', `${redactUri(s.uri)} (${s.kind}, ${s.width}x${s.height} @ ${s.fps.toFixed(2)} fps)`]),
         ['model', `${manifest.id} (${manifest.name})`],
         ['device', device],
         ['frames', `${plural(frames, 'frame')} through the pipeline in ${elapsedS.toFixed(1)} s`],

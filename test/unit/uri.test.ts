@@ -1,6 +1,6 @@
 // The one URI parser: sources and sinks classified into typed descriptors, bad ones refused as usage errors.
 import { describe, expect, it } from 'vitest';
-import { parseSinkUri, parseSourceUri, redactUri, serveSink } from '../../src/core/uri.js';
+import { parseSinkUri, parseSourceUri, redactUri, serveSink, streamSourceId } from '../../src/core/uri.js';
 import { RoadsegError } from '../../src/util/errors.js';
 
 const usageError = (f: () => unknown, message: RegExp) => {
@@ -71,5 +71,11 @@ describe('redactUri: credentials never printed', () => {
     expect(redactUri('error: mqtt://a:b@h/t and redis://:c@h/0?stream=s failed')).toBe('error: mqtt://a:***@h/t and redis://:***@h/0?stream=s failed');
     expect(redactUri('  where: {"uri":"rtsp://u:p@cam/1"}')).toBe('  where: {"uri":"rtsp://u:***@cam/1"}');
     for (const plain of ['mqtt://127.0.0.1:1883/roadseg/{source}/signal?qos=1', 'out/clip.mp4', 'user@example.com wrote', 'redis://h:1/0?stream=token']) expect(redactUri(plain)).toBe(plain);
+  });
+
+  it('a stream source id carries no credentials (it goes into every signal line, label and file name)', () => {
+    expect(streamSourceId('rtsp://admin:pw@10.0.0.9:554/live')).toBe('10.0.0.9:554/live');
+    expect(streamSourceId('http://cam.local/video.mjpg?token=abc')).toBe('cam.local/video.mjpg?token=***');
+    expect(streamSourceId('rtsp://10.0.0.9/live')).toBe('10.0.0.9/live');
   });
 });
