@@ -159,7 +159,8 @@ export class MqttSink extends QueuedSignalSink {
     const client = this.client;
     if (!client) return;
     const deadline = Date.now() + mqttDefaults.closeGraceMs;
-    await this.queue.drain(mqttDefaults.closeGraceMs);
+    // Nothing more goes out after a refusal: no grace to wait for.
+    await this.queue.drain(this.refused ? 0 : mqttDefaults.closeGraceMs);
     this.client = undefined;
     clearTimeout(this.retryTimer);
     if (client.connected) {

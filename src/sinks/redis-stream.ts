@@ -149,7 +149,8 @@ export class RedisStreamSink extends QueuedSignalSink {
   async close(): Promise<void> {
     const client = this.client;
     if (!client) return;
-    await this.queue.drain(redisStreamDefaults.closeGraceMs);
+    // Nothing more goes out after a refusal: no grace to wait for.
+    await this.queue.drain(this.refused ? 0 : redisStreamDefaults.closeGraceMs);
     this.client = undefined;
     if (client.status === 'ready') await within(client.quit(), 500);
     client.disconnect();
