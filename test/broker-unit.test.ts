@@ -29,22 +29,22 @@ describe('SendQueue', () => {
       await new Promise((r) => setTimeout(r, 0));
     }
     expect(sent).toEqual([0, 1, 2, 3, 4]);
-    expect(q.counters()).toEqual({ sent: 5, dropped: 0, queued: 0 });
+    expect(q.counters()).toEqual({ sent: 5, dropped: 0, notSent: 0, inFlight: 0, queued: 0 });
   });
 
-  it('drops the oldest when full, counts failed sends and what is left at drain as dropped', async () => {
+  it('drops the oldest when full and counts failed sends as dropped; what is left at drain as notSent and inFlight', async () => {
     const q = new SendQueue<number>((n) => (n === 3 ? Promise.reject(new Error('lost')) : Promise.resolve()), { capacity: 3, window: 8 });
     for (let i = 0; i < 5; i++) q.push(i);
-    expect(q.counters()).toEqual({ sent: 0, dropped: 2, queued: 3 });
+    expect(q.counters()).toEqual({ sent: 0, dropped: 2, notSent: 0, inFlight: 0, queued: 3 });
     q.setReady(true);
     await q.drain(1000);
-    expect(q.counters()).toEqual({ sent: 2, dropped: 3, queued: 0 });
+    expect(q.counters()).toEqual({ sent: 2, dropped: 3, notSent: 0, inFlight: 0, queued: 0 });
     const stuck = new SendQueue<number>(() => new Promise<void>(() => {}), { capacity: 3, window: 1 });
     stuck.push(1);
     stuck.push(2);
     stuck.setReady(true);
     await stuck.drain(50);
-    expect(stuck.counters()).toEqual({ sent: 0, dropped: 2, queued: 0 });
+    expect(stuck.counters()).toEqual({ sent: 0, dropped: 0, notSent: 1, inFlight: 1, queued: 0 });
   });
 });
 
@@ -54,7 +54,7 @@ describe('broker URIs', () => {
     expect(parseMqttUri('mqtts://broker.example/a')).toEqual({ url: 'mqtts://broker.example:8883', topic: 'a', qos: 0 });
     expect(statusTopicOf('roadseg/cam/signal')).toBe('roadseg/cam/status');
     expect(statusTopicOf('signal')).toBe('signal/status');
-    for (const bad of ['mqtt://h:1/', 'mqtt://h:1/a/#', 'mqtt://h:1/a?qos=2', 'mqtt://h:1/a?retain=1', 'mqtt://u:p@h:1/a']) {
+    for (const bad of ['mqtt://h:1/', 'mqtt://h:1/a%00b', 'mqtt://h:1/$SYS/x', 'mqtt://h:1/a/#', 'mqtt://h:1/a?qos=2', 'mqtt://h:1/a?retain=1', 'mqtt://u:p@h:1/a']) {
       expect(() => parseMqttUri(bad), bad).toThrow(RoadsegError);
     }
   });

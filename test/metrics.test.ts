@@ -43,11 +43,13 @@ describe('live metrics', () => {
         const buckets = m.samples.filter((s) => s.name === 'roadseg_stage_latency_seconds_bucket' && s.labels.stage === stage).map((s) => s.value);
         expect(buckets).toEqual([...buckets].sort((a, b) => a - b));
       }
-      const corridor = m.value('roadseg_ego_corridor_percent')!;
+      const source = { source: served.handle.context.stream.sourceId };
+      expect(m.value('roadseg_source_frames_total', source)).toBeGreaterThanOrEqual(5);
+      const corridor = m.value('roadseg_ego_corridor_percent', source)!;
       expect(corridor).toBeGreaterThanOrEqual(0);
       expect(corridor).toBeLessThanOrEqual(100);
-      expect(m.value('roadseg_drivable_percent')).toBeGreaterThan(0);
-      expect(m.value('roadseg_source_online')).toBe(1);
+      expect(m.value('roadseg_drivable_percent', source)).toBeGreaterThan(0);
+      expect(m.value('roadseg_source_online', source)).toBe(1);
     }
     const viaServe = parsePrometheus(await (await fetch(`http://127.0.0.1:${served.port}/metrics?token=${token}`)).text());
     expect(viaServe.value('roadseg_websocket_clients')).toBeGreaterThanOrEqual(1);

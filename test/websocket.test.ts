@@ -66,6 +66,18 @@ describe('websocket sink, served by a running pipeline', () => {
     c.ws.close();
   });
 
+  it('a subscription to a source the run lacks: an error naming the known sources, the subscription unchanged', async () => {
+    const c = connectClient(withToken());
+    await c.hello;
+    c.subscribe({ sources: ['nope'], classMap: true });
+    await until('the error answer', () => c.errors.length === 1);
+    expect(c.errors[0]!.message).toBe('unknown source "nope": the sources of this run are "udacity_vehicledet_test_video.mp4"; the subscription is unchanged');
+    const before = c.signalTexts.length;
+    await until('signals still coming', () => c.signalTexts.length >= before + 3);
+    expect(c.classMaps).toHaveLength(0);
+    c.ws.close();
+  });
+
   it('ignores malformed client messages (answering with an error); an oversized one closes only that client', async () => {
     const sloppy = connectClient(withToken());
     const oversized = connectClient(withToken());

@@ -206,13 +206,22 @@ export function parseConfig(input: unknown, where = 'pipeline config'): Pipeline
  * against the schema here, so a wrong shape is named by its key and expected type before flags
  * are merged into it.
  */
+/** A UTF-16 byte-order mark, or NUL bytes in the first bytes (UTF-16 of ASCII text without a mark). */
+function isUtf16(bytes: Buffer): boolean {
+  if (bytes.length >= 2 && ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff))) return true;
+  return bytes.subarray(0, 64).includes(0);
+}
+
 export function readConfigFile(path: string): Record<string, unknown> {
-  let text: string;
+  let bytes: Buffer;
   try {
-    text = readFileSync(path, 'utf8');
+    bytes = readFileSync(path);
   } catch (e) {
     throw new RoadsegError(`cannot read the config file ${path}: ${messageOf(e)}`, { where: resolve(path), hint: 'check the path given to --config', exitCode: ExitCode.usage });
   }
+  // Windows editors save "Unicode" as UTF-16: read as UTF-8, its NUL bytes would reach the JSON message.
+  if (isUtf16(bytes)) throw new RoadsegError('the config file is UTF-16, not UTF-8', { where: resolve(path), hint: 'save it as UTF-8 (in Notepad: Save As, Encoding: UTF-8)', exitCode: ExitCode.usage });
+  const text = bytes.toString('utf8');
   let value: unknown;
   try {
     value = JSON.parse(text.replace(/^\uFEFF/, ''));

@@ -67,9 +67,14 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
       sources.push({ source: id === source.info.sourceId ? source : renamed(source, id), live, inFlight });
     }
     const manifest = opts.engine?.manifest ?? getManifest(config.model);
+    // Every --tta scale too, so that the message names the user's frame before the model loads.
+    const height = config.inputHeight ?? (manifest.size.rule === 'dynamic' ? manifest.size.defaultHeight : undefined);
     for (const { source } of sources) {
       const frame = { width: source.info.width, height: source.info.height };
-      checkInputSize(inputSize(manifest.size, frame.width, frame.height, config.inputHeight), frame, scoresShape(manifest), source.info.uri);
+      for (const scale of [1, ...(config.tta ?? [])]) {
+        const size = inputSize(manifest.size, frame.width, frame.height, height === undefined ? undefined : Math.round(height * scale));
+        checkInputSize(size, frame, scoresShape(manifest), `${source.info.uri}${scale !== 1 ? `, --tta scale ${scale}` : ''}`);
+      }
     }
     const perSource = (uri: string, source: FrameSource) => perSourcePath(uri, source.info.sourceId);
     const eachSource = (uri: string) => (uri.includes('{source}') ? sources.map(({ source }) => perSource(uri, source)) : [uri]);

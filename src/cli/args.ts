@@ -1,5 +1,6 @@
 /** Argument parsers and the log line shared by the commands; light, so `listen` starts fast. */
 import { ExitCode, RoadsegError } from '../util/errors.js';
+import { redactUri } from '../core/uri.js';
 
 export function intArg(name: string, min = 1, max = Number.MAX_SAFE_INTEGER) {
   return (value: string): number => {
@@ -21,5 +22,5 @@ export function numberArg(name: string, min: number, max: number) {
 }
 
 export function stderrLog(line: string): void {
-  process.stderr.write(`roadseg: ${line}\n`);
+  process.stderr.write(`roadseg: ${redactUri(line)}\n`);
 }

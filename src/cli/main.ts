@@ -3,6 +3,7 @@ import { installInterrupts } from '../util/interrupts.js';
 import { Command, CommanderError } from 'commander';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { redactUri } from '../core/uri.js';
 import { ExitCode, RoadsegError } from '../util/errors.js';
 import { packageRoot } from '../util/package.js';
 
@@ -51,13 +52,14 @@ try {
   await program.parseAsync(process.argv);
 } catch (e) {
   if (e instanceof CommanderError) {
-    if (e.exitCode !== 0) process.stderr.write(usageError(e).describe() + '\n');
+    if (e.exitCode !== 0) process.stderr.write(redactUri(usageError(e).describe()) + '\n');
     process.exitCode = e.exitCode === 0 ? 0 : ExitCode.usage;
   } else if (e instanceof RoadsegError) {
-    process.stderr.write(e.describe() + '\n');
+    // Every URI in it with its credentials masked (a where-line naming mqtt://user:secret@...).
+    process.stderr.write(redactUri(e.describe()) + '\n');
     process.exitCode = e.exitCode;
   } else {
-    process.stderr.write(`roadseg: internal error (please report it):\n${e instanceof Error ? e.stack : String(e)}\n`);
+    process.stderr.write(redactUri(`roadseg: internal error (please report it):\n${e instanceof Error ? e.stack : String(e)}`) + '\n');
     process.exitCode = 1;
   }
 }

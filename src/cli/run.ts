@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { perSourcePath, serveSink } from '../core/uri.js';
+import { parseSinkUri, perSourcePath, redactUri, serveSink } from '../core/uri.js';
 import type { Pipeline } from '../app/open.js';
 import type { RunSummary } from '../pipeline/graph.js';
 import { defaultInFlight, defaults, maxInFlight, parseConfig, readConfigFile, sourceEntries, withDefault, type PipelineConfig } from '../app/config.js';
@@ -22,6 +22,7 @@ const direct = ['realtime', 'loop', 'start', 'duration', 'stride', 'fps', 'live'
 type RunFlags = Partial<Record<(typeof direct)[number], unknown>> & SignalFlags & {
   config?: string;
   source?: string[];
+  sink?: string[];
   out?: string[];
   signal?: string;
   window?: boolean;
@@ -44,9 +45,10 @@ export function registerRun(program: Command): void {
     .command('run')
     .description('segment a video, camera or stream through the streaming graph and send the results to sinks')
     .argument('[source]', 'video file, image file/folder/glob, camera:N, /dev/videoN, rtsp://..., http://...')
-    .argument('[sinks...]', 'sink URIs: out.mp4, signal.jsonl, signal:PATH, - (signal on stdout), window, ws://127.0.0.1:PORT')
+    .argument('[sinks...]', 'sink URIs: out.mp4, signal.jsonl, signal:PATH, - (signal on stdout), window, ws://127.0.0.1:PORT (with --source, the first one too)')
     .option('-c, --config <file>', 'pipeline config JSON (flags given here override it)')
     .option('--source <uri>', 'another source in the same run (repeatable); sink paths with {source} get one output per source', collect)
+    .option('--sink <uri>', 'a sink URI, as the positional ones (repeatable); never read as a source', collect)
     .option('--max-batch <n>', 'frames of different sources inferred in one call, at most (default: the number of sources, up to 8)', intArg('--max-batch'))
     .option('--batch-timeout <ms>', 'how long a frame waits for a batch to fill (default 20)', numberArg('--batch-timeout', 0, 10000))
     .option('-o, --out <file>', 'overlay video file (.mp4 .mkv .avi .mov); repeatable', collect)
@@ -151,9 +153,11 @@ function buildConfig(source: string | undefined, sinkUris: string[], flags: RunF
   const given = (name: string) => command.getOptionValueSource(name) === 'cli';
   for (const key of direct) if (given(key)) base[key] = flags[key];
   Object.assign(base, signalConfig(flags));
-  if (source) base.source = source;
+  const moreSources = !!flags.source?.length || Array.isArray(base.sources);
+  const positional = moreSources ? sortPositionals(source, sinkUris) : { source, sinks: sinkUris };
+  if (positional.source) base.source = positional.source;
   if (flags.source) base.sources = [...((base.sources as unknown[] | undefined) ?? []), ...flags.source];
-  const sinks = [...((base.sinks as string[] | undefined) ?? []), ...sinkUris, ...(flags.out ?? [])];
+  const sinks = [...((base.sinks as string[] | undefined) ?? []), ...positional.sinks, ...(flags.sink ?? []), ...(flags.out ?? [])];
   if (flags.signal) sinks.push(flags.signal === '-' ? '-' : `signal:${flags.signal}`);
   if (flags.window) sinks.push('window');
   if (flags.serve) sinks.push(serveSink(flags.serve).uri);
@@ -178,10 +182,39 @@ function eachSource(path: string, ids: readonly string[]): string[] {
   return path.includes('{source}') ? ids.map((id) => perSourcePath(path, id)) : [path];
 }
 
+/**
+ * With --source (or a config's "sources"), the first positional argument may be meant as a sink
+ * (`roadseg run --source a.mp4 out.mp4`): one that names a sink and no existing file is a sink;
+ * one that could be either (an existing out.mp4) is refused rather than guessed. Said either way.
+ */
+function sortPositionals(first: string | undefined, rest: string[]): { source: string | undefined; sinks: string[] } {
+  if (first === undefined) return { source: undefined, sinks: rest };
+  let sink = true;
+  try {
+    parseSinkUri(first);
+  } catch {
+    sink = false;
+  }
+  if (!sink) {
+    stderrLog(`"${first}": taken as a source (the first argument; --source gives the others)`);
+    return { source: first, sinks: rest };
+  }
+  if (existsSync(first)) {
+    throw new RoadsegError(`"${first}" could be a source (the file exists) or a sink: with --source, the first argument is ambiguous`, {
+      where: 'the command line',
+      hint: `give it as --source ${first} to read it, or as --sink ${first} (or -o) to write it`,
+      exitCode: ExitCode.usage,
+    });
+  }
+  stderrLog(`"${first}": taken as a sink (no such file to read, and --source gives the sources)`);
+  return { source: undefined, sinks: [first, ...rest] };
+}
+
 /** The summary file was checked before the run; a failure now (the disk filled up) is still said clearly. */
 function writeSummary(path: string, summary: object): void {
   try {
-    writeFileSync(path, JSON.stringify(summary, null, 2) + '\n');
+    // The source's URI may hold credentials (rtsp://user:password@camera): masked like every URI printed.
+    writeFileSync(path, redactUri(JSON.stringify(summary, null, 2)) + '\n');
   } catch (e) {
     throw new RoadsegError(`cannot write the --summary file ${path}: ${messageOf(e)}`, { where: resolve(path), hint: 'the run itself completed and its outputs are finalised', exitCode: ExitCode.output });
   }

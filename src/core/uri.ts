@@ -118,3 +118,39 @@ export function listenAddress(uri: string, kind: 'websocket' | 'metrics'): { hos
   if (parsed.kind !== kind) throw new RoadsegError(`not a ${kind} sink URI: ${uri}`, { where: `sink "${uri}"`, hint: kind === 'websocket' ? websocketHint : websocketHint.replaceAll('ws://', 'metrics://'), exitCode: ExitCode.usage });
   return { host: parsed.host, port: parsed.port };
 }
+
+/** Query parameters that carry secrets (an access token in a stream or websocket URL). */
+const secretParams = /^(?:password|passwd|pass|pwd|secret|token|access_token|auth|apikey|api_key)$/i;
+const masked = '***';
+
+/**
+ * Masks the credentials of every URI in `text` (a URI, or a message or log line holding some):
+ * the password of `scheme://user:password@host` (a user alone, often a token, is masked whole)
+ * and secret query parameters (`?token=...`). Every URI roadseg prints goes through here: error
+ * where-lines, logs, sink names in the summary, metrics labels, the websocket hello.
+ */
+export function redactUri(text: string): string {
+  return text
+    .replace(/\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#"']*)@/gi, (_, scheme: string, userinfo: string) => {
+      const colon = userinfo.indexOf(':');
+      return `${scheme}${colon >= 0 ? `${userinfo.slice(0, colon)}:${masked}` : masked}@`;
+    })
+    .replace(/([?&])([^=&#\s"']+)=([^&#\s"']*)/g, (all, sep: string, key: string, value: string) => (secretParams.test(decodeURIComponentSafe(key)) && value ? `${sep}${key}=${masked}` : all));
+}
+
+/**
+ * A network stream's source id: its address without the scheme and without any credentials
+ * (`rtsp://admin:pw@10.0.0.9/live` -> `10.0.0.9/live`); the id goes into every signal line, the
+ * websocket hello, metrics labels and {source} file names.
+ */
+export function streamSourceId(uri: string): string {
+  return redactUri(uri).replace(/^[a-z][a-z0-9+.-]*:\/\/(?:[^\s/?#"']*@)?/i, '');
+}
+
+function decodeURIComponentSafe(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}

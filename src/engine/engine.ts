@@ -218,7 +218,7 @@ export class SegmentationEngine {
     const m = this.models[model]!.manifest;
     const height = this.opts.inputHeight ?? (m.size.rule === 'dynamic' ? m.size.defaultHeight : undefined);
     const size = inputSize(m.size, frameWidth, frameHeight, height === undefined ? undefined : Math.round(height * scale));
-    checkInputSize(size, { width: frameWidth, height: frameHeight }, scoresShape(m), `model ${m.id}`);
+    checkInputSize(size, { width: frameWidth, height: frameHeight }, scoresShape(m), `model ${m.id}${scale !== 1 ? `, --tta scale ${scale}` : ''}`);
     return size;
   }
 
@@ -238,12 +238,20 @@ export class SegmentationEngine {
 
   /** One run at a typical size, so the first real frame does not pay for graph set-up. */
   async warmup(): Promise<void> {
-    const input = this.models.map((_, i) =>
-      this.variants.map((v) => {
-        const size = this.inputSizeFor(16, 9, i, v.scale);
-        return ndarray(new Uint8Array(size.height * size.width * 3), [1, size.height, size.width, 3]);
-      }),
-    );
+    let input: PackedInput;
+    try {
+      input = this.models.map((_, i) =>
+        this.variants.map((v) => {
+          const size = this.inputSizeFor(16, 9, i, v.scale);
+          return ndarray(new Uint8Array(size.height * size.width * 3), [1, size.height, size.width, 3]);
+        }),
+      );
+    } catch (e) {
+      // A size the warm-up frame cannot have is no error of the user's: their first frame, if it
+      // has the same problem, names its own size.
+      if (e instanceof RoadsegError) return;
+      throw e;
+    }
     await this.infer(input);
   }
 

@@ -327,6 +327,7 @@ export function createGraph(parts: GraphParts): PipelineHandle {
   const finishIfDone = async (lane: Lane) => {
     if (!lane.ended || lane.outstanding > 0 || lane.finished) return;
     lane.finished = true;
+    lane.stats.finish();
     if (lane.failure !== undefined && lanes.length > 1) {
       const meta: FrameMeta = { sourceId: lane.id, index: lane.stats.framesIn, ptsMs: 0, captureTimeMs: Date.now() };
       const message = staleSignal(meta, origin, Date.now(), 'ended');
@@ -392,6 +393,8 @@ export function createGraph(parts: GraphParts): PipelineHandle {
   };
 
   const run = async (): Promise<RunSummary> => {
+    stats.start();
+    for (const lane of lanes) lane.stats.start();
     try {
       for (const b of sinkBindings) {
         const stream = b.sourceId === undefined ? context.stream : laneOf(b.sourceId).source.info;
@@ -461,6 +464,9 @@ export function createGraph(parts: GraphParts): PipelineHandle {
       await done;
       for (const lane of lanes) for (const d of lane.latest) await d.settle().catch((e: unknown) => fail(lane, e));
     } finally {
+      // The run's time ends with its frames, not with the sinks' close (a broker's grace).
+      for (const lane of lanes) lane.stats.finish();
+      stats.finish();
       await writing?.catch(() => {});
       for (const lane of lanes) {
         lane.stopPump();

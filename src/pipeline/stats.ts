@@ -34,8 +34,9 @@ export class RunStats {
   framesOut = 0;
   readonly drops = new Map<string, number>();
   readonly latency = new Map<StageName, LatencySamples>(stageNames.map((s) => [s, new LatencySamples()]));
-  private readonly t0 = performance.now();
-  private tLast = this.t0;
+  private t0 = performance.now();
+  /** When the run (or this source) ended; until then elapsed is the time so far. */
+  private tEnd: number | undefined;
 
   constructor(private readonly parent?: RunStats) {}
 
@@ -57,12 +58,26 @@ export class RunStats {
 
   frameDone(): void {
     this.framesOut++;
-    this.tLast = performance.now();
     this.parent?.frameDone();
   }
 
+  /** The run starts now (its sinks open): elapsed counts from here. */
+  start(): void {
+    this.t0 = performance.now();
+    this.tEnd = undefined;
+  }
+
+  /** The run (or this source) is over: elapsed stops here. */
+  finish(): void {
+    this.tEnd ??= performance.now();
+  }
+
+  /**
+   * Wall time of the run: from its start to its end, not to its last frame (a live source offline
+   * for 30 s still ran those 30 s).
+   */
   get elapsedS(): number {
-    return (this.tLast - this.t0) / 1000;
+    return ((this.tEnd ?? performance.now()) - this.t0) / 1000;
   }
 
   get fps(): number {

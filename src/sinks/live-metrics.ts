@@ -39,6 +39,15 @@ export interface Health {
 
 const escapeLabel = (v: string) => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 
+/** One source's own series: labelled `source="id"`, so that several sources do not overwrite each other. */
+interface SourceSeries {
+  frames: number;
+  online: boolean;
+  drivablePct: number | null;
+  egoCorridorPct: number | null;
+}
+const newSeries = (): SourceSeries => ({ frames: 0, online: false, drivablePct: null, egoCorridorPct: null });
+
 export class LiveMetrics {
   private context: PipelineContext | undefined;
   private readonly latency = new Map<Stage, Histogram>(stages.map((s) => [s, new Histogram()]));
@@ -48,8 +57,7 @@ export class LiveMetrics {
   private lastStaleAt = 0;
   private online = false;
   private ended = false;
-  private drivablePct: number | null = null;
-  private egoCorridorPct: number | null = null;
+  private readonly sources = new Map<string, SourceSeries>();
   /** Other gauges of the serving sink (websocket clients). */
   private readonly gauges = new Map<string, { help: string; value: () => number }>();
 
@@ -63,6 +71,14 @@ export class LiveMetrics {
   open(ctx: PipelineContext): void {
     this.context = ctx;
     this.ended = false;
+    // Every source of the run is listed from the start (offline, NaN) rather than appearing at its first frame.
+    for (const stream of ctx.streams ?? [ctx.stream]) if (stream?.sourceId !== undefined && !this.sources.has(stream.sourceId)) this.sources.set(stream.sourceId, newSeries());
+  }
+
+  private seriesOf(source: string): SourceSeries {
+    let series = this.sources.get(source);
+    if (!series) this.sources.set(source, (series = newSeries()));
+    return series;
   }
 
   /** The stream has ended (the sink is closing). */
@@ -75,6 +91,7 @@ export class LiveMetrics {
     const ms: Record<Exclude<Stage, 'total'>, number> = { queue: t.queueMs, preprocess: t.preprocessMs, infer: t.inferMs, analyse: t.analyseMs, render: t.renderMs };
     for (const [stage, v] of Object.entries(ms)) this.latency.get(stage as Stage)!.observe(v / 1000);
     this.framesSeen++;
+    this.seriesOf(frame.meta.sourceId).frames++;
     const now = this.now();
     this.recent.push(now);
     while (this.recent.length && this.recent[0]! < now - fpsWindowMs) this.recent.shift();
@@ -85,8 +102,10 @@ export class LiveMetrics {
     this.online = message.status !== 'stale';
     if (this.online) this.latency.get('total')!.observe(message.latencyMs / 1000);
     else this.lastStaleAt = this.now();
-    this.drivablePct = message.drivablePct;
-    this.egoCorridorPct = message.egoCorridorPct;
+    const series = this.seriesOf(message.source);
+    series.online = this.online;
+    series.drivablePct = message.drivablePct;
+    series.egoCorridorPct = message.egoCorridorPct;
   }
 
   /** Frames per second over the last few seconds (0 when none came). */
@@ -132,9 +151,11 @@ export class LiveMetrics {
       out.push(`roadseg_stage_latency_seconds_sum{stage="${stage}"} ${Math.round(h.sum * 1e6) / 1e6}`);
       out.push(`roadseg_stage_latency_seconds_count{stage="${stage}"} ${h.count}`);
     }
-    metric('roadseg_ego_corridor_percent', 'gauge', 'Drivable share of the ego corridor in the latest frame (NaN while the source is offline).', [['', this.egoCorridorPct ?? NaN]]);
-    metric('roadseg_drivable_percent', 'gauge', 'Drivable share of the latest frame (NaN while the source is offline).', [['', this.drivablePct ?? NaN]]);
-    metric('roadseg_source_online', 'gauge', '1 while the source delivers pictures, 0 while it is offline or not started.', [['', this.online ? 1 : 0]]);
+    const perSource = (value: (s: SourceSeries) => number): [string, number][] => [...this.sources].map(([id, s]) => [`{source="${escapeLabel(id)}"}`, value(s)]);
+    metric('roadseg_source_frames_total', 'counter', 'Frames of each source through the pipeline.', perSource((s) => s.frames));
+    metric('roadseg_ego_corridor_percent', 'gauge', 'Drivable share of the ego corridor in the source\'s latest frame (NaN while it is offline).', perSource((s) => s.egoCorridorPct ?? NaN));
+    metric('roadseg_drivable_percent', 'gauge', 'Drivable share of the source\'s latest frame (NaN while it is offline).', perSource((s) => s.drivablePct ?? NaN));
+    metric('roadseg_source_online', 'gauge', '1 while the source delivers pictures, 0 while it is offline or not started.', perSource((s) => (s.online ? 1 : 0)));
     for (const [name, g] of this.gauges) metric(name, 'gauge', g.help, [['', g.value()]]);
     return out.join('\n') + '\n';
   }

@@ -17,6 +17,7 @@
 import { randomBytes } from 'node:crypto';
 import mqtt, { type MqttClient } from 'mqtt';
 import type { PipelineContext } from '../core/sink.js';
+import { redactUri } from '../core/uri.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
 import { within } from '../util/broker.js';
 import { QueuedSignalSink } from './queued-signal.js';
@@ -39,7 +40,11 @@ export interface MqttTarget {
 }
 
 const usage = (what: string, uri: string, hint = 'mqtt://HOST[:PORT]/TOPIC[?qos=0|1], e.g. mqtt://127.0.0.1:1883/roadseg/{source}/signal; mqtts:// for TLS') =>
-  new RoadsegError(what, { where: uri, hint, exitCode: ExitCode.usage });
+  new RoadsegError(redactUri(what), { where: redactUri(uri), hint, exitCode: ExitCode.usage });
+
+/** CONNACK codes of a refused login (MQTT 3.1.1: 4, 5; MQTT 5: 134, 135, 138 banned, 140): retrying cannot mend them. */
+const authRefusals = new Set([4, 5, 134, 135, 138, 140]);
+const credentialsHint = 'check the user and password: ROADSEG_MQTT_USERNAME and ROADSEG_MQTT_PASSWORD in the environment (never in the URI), and the broker\'s access rules for them';
 
 export function parseMqttUri(uri: string): MqttTarget {
   let url: URL;
@@ -55,6 +60,10 @@ export function parseMqttUri(uri: string): MqttTarget {
   if (!topic) throw usage(`the MQTT sink URI names no topic: ${uri}`, uri);
   // `#` starts the URL's fragment.
   if (/[+#]/.test(topic) || uri.includes('#')) throw usage(`an MQTT topic to publish to cannot hold the wildcards + or #: ${topic}`, uri);
+  // A broker disconnects a client that publishes to an invalid topic: every reconnect would fail alike.
+  if (topic.includes('\0')) throw usage('an MQTT topic cannot hold a NUL character (%00)', uri);
+  if (Buffer.byteLength(topic) > 65535) throw usage(`the MQTT topic is ${Buffer.byteLength(topic)} bytes long; at most 65535`, uri);
+  if (topic.startsWith('$')) throw usage(`MQTT topics starting with $ are the broker's own ($SYS, ...): ${topic}`, uri, 'publish to a topic without the leading $');
   let qos: 0 | 1 = 0;
   for (const [key, value] of url.searchParams) {
     if (key !== 'qos') throw usage(`unknown MQTT sink option "${key}"`, uri, 'the one option is qos=0|1');
@@ -90,7 +99,8 @@ export class MqttSink extends QueuedSignalSink {
     return this.publish(this.target.topic, payload, { qos: this.target.qos });
   }
 
-  open(_ctx: PipelineContext): void {
+  /** Waits for the first connection attempt's outcome: a refused login fails the run before its first frame; an outage does not. */
+  async open(_ctx: PipelineContext): Promise<void> {
     const offline = { topic: this.statusTopic, payload: 'offline', qos: 1 as const, retain: true };
     const client = mqtt.connect(this.target.url, {
       clientId: `roadseg-${randomBytes(6).toString('hex')}`,
@@ -110,9 +120,13 @@ export class MqttSink extends QueuedSignalSink {
       void this.publish(this.statusTopic, 'online', { qos: 1, retain: true }).catch(() => {});
       this.queue.setReady(true);
     });
+    const attempted = new Promise<void>((resolve) => {
+      client.once('connect', () => resolve());
+      client.once('close', () => resolve());
+    });
     client.on('close', () => {
       this.queue.setReady(false);
-      if (this.client !== client || this.retryTimer) return;
+      if (this.client !== client || this.retryTimer || this.refused) return;
       // mqtt.js retries at a fixed period; this backs off while the broker stays away. The stores
       // are kept, so QoS 1 messages not yet acknowledged are sent again after reconnecting.
       this.retryTimer = setTimeout(() => {
@@ -123,14 +137,30 @@ export class MqttSink extends QueuedSignalSink {
       }, this.retryMs);
       this.retryMs = Math.min(this.retryMs * 2, mqttDefaults.reconnectMaxMs);
     });
-    client.on('error', (e) => this.warn(`mqtt ${this.target.url}: ${messageOf(e)} (retrying; signal messages are dropped meanwhile)`));
+    client.on('error', (e) => {
+      const code = (e as { code?: unknown }).code;
+      if (typeof code === 'number' && authRefusals.has(code)) {
+        const user = process.env.ROADSEG_MQTT_USERNAME;
+        this.refuse(new RoadsegError(`the MQTT broker refused the login (${user ? `user "${user}"` : 'no user set'}): ${messageOf(e)}`, { where: this.name, hint: credentialsHint, exitCode: ExitCode.output }));
+        return;
+      }
+      this.warn(`mqtt ${this.target.url}: ${messageOf(e)} (retrying; signal messages are dropped meanwhile)`);
+    });
+    await attempted;
+    if (this.refused) throw this.refused;
+  }
+
+  /** MQTT 3.1.1 acknowledges every publish it accepts: a failed one is a lost connection, which `warn` reports. */
+  protected dropReason(): string | undefined {
+    return undefined;
   }
 
   async close(): Promise<void> {
     const client = this.client;
     if (!client) return;
     const deadline = Date.now() + mqttDefaults.closeGraceMs;
-    await this.queue.drain(mqttDefaults.closeGraceMs);
+    // Nothing more goes out after a refusal: no grace to wait for.
+    await this.queue.drain(this.refused ? 0 : mqttDefaults.closeGraceMs);
     this.client = undefined;
     clearTimeout(this.retryTimer);
     if (client.connected) {

@@ -10,7 +10,7 @@ import { dirname, resolve } from 'node:path';
 import type { PipelineContext, ProcessedFrame, Sink } from '../core/sink.js';
 import type { SignalMessage } from '../core/signal.js';
 import { RoadStats, type RoadSummary } from '../stages/road-stats.js';
-import { perSourcePath } from '../core/uri.js';
+import { perSourcePath, redactUri } from '../core/uri.js';
 import { cv } from '../util/cv.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
 import { ensureWritableDir } from '../util/output.js';
@@ -129,7 +129,7 @@ export class RoadReportSink implements Sink {
       [this.perSource && streams.length > 1 ? 'drops (every source)' : 'drops', drops],
       ['written', new Date().toISOString()],
     ];
-    const fact = (s: typeof stream, several: boolean): [string, string] => [several ? `source ${s.sourceId}` : 'source', `${s.uri} (${s.kind}, ${s.width}x${s.height} @ ${s.fps.toFixed(2)} fps)`];
+    const fact = (s: typeof stream, several: boolean): [string, string] => [several ? `source ${s.sourceId}` : 'source', `${redactUri(s.uri)} (${s.kind}, ${s.width}x${s.height} @ ${s.fps.toFixed(2)} fps)`];
     const roadOf = (id: string, r: RoadStats) => ({ source: id, road: r.summary(), series: r.series, spans: r.spans });
     if (!this.perSource) {
       this.writeHtml(this.path, {

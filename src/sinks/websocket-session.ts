@@ -235,6 +235,9 @@ export class ClientSession {
   }
 
   private subscribe(msg: SubscribeMessage): void {
+    // A source id that is not in the run would leave the client waiting in silence: refused, the subscription unchanged.
+    const unknown = (msg.sources ?? []).filter((id) => !this.host.sourceIds.includes(id));
+    if (unknown.length) return this.ignore(`unknown source${unknown.length > 1 ? 's' : ''} ${unknown.map((id) => JSON.stringify(id)).join(', ')}: the sources of this run are ${this.host.sourceIds.map((id) => JSON.stringify(id)).join(', ')}; the subscription is unchanged`);
     const before = this.subscription;
     const after: Subscription = {
       frames: msg.frames ?? before.frames,

@@ -8,6 +8,7 @@ import { existsSync } from 'node:fs';
 import { backoffMs } from '../util/backoff.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
 import type { Frame, StaleTick, StreamInfo } from '../core/frame.js';
+import { streamSourceId } from '../core/uri.js';
 import { CaptureSource, openCapture } from './video.js';
 import type { FrameSource, SourceOptions } from '../core/source.js';
 
@@ -43,7 +44,7 @@ export class StreamSource implements FrameSource {
 
   private open(): CaptureSource {
     const cap = openCapture(this.uri, `stream ${this.uri}`, streamHint);
-    return new CaptureSource(cap, { sourceId: this.uri.replace(/^[a-z]+:\/\//i, ''), uri: this.uri, kind: 'stream', live: true });
+    return new CaptureSource(cap, { sourceId: streamSourceId(this.uri), uri: this.uri, kind: 'stream', live: true });
   }
 
   async read(): Promise<Frame | StaleTick | null> {

@@ -18,8 +18,12 @@ export interface SendQueueOptions {
 
 export interface SendQueueCounters {
   sent: number;
-  /** Dropped: queue full, the send failed (connection lost), or still queued when closed. */
+  /** Dropped: the queue was full, or the send failed (the connection lost, the broker refused it). */
   dropped: number;
+  /** Still queued when the close gave up waiting (never sent). */
+  notSent: number;
+  /** Sent and not yet acknowledged when the close gave up waiting: they may have arrived. */
+  inFlight: number;
   /** Held at this moment. */
   queued: number;
 }
@@ -31,6 +35,8 @@ export class SendQueue<T> {
   private idle: (() => void) | undefined;
   private sent = 0;
   private dropped = 0;
+  private notSent = 0;
+  private unacknowledged = 0;
 
   constructor(
     private readonly send: (item: T) => Promise<void>,
@@ -53,12 +59,13 @@ export class SendQueue<T> {
   }
 
   counters(): SendQueueCounters {
-    return { sent: this.sent, dropped: this.dropped, queued: this.items.length + this.inFlight };
+    return { sent: this.sent, dropped: this.dropped, notSent: this.notSent, inFlight: this.unacknowledged, queued: this.items.length + this.inFlight };
   }
 
   /**
    * Waits until everything queued is sent, for at most `timeoutMs` (the broker may be down); what
-   * is still queued then is dropped and counted. Messages in flight are left to the connection.
+   * is still queued then is counted as `notSent`, what is sent and not acknowledged as `inFlight`
+   * (left to the connection: they may still arrive).
    */
   async drain(timeoutMs: number): Promise<void> {
     if (this.items.length || this.inFlight) {
@@ -70,7 +77,8 @@ export class SendQueue<T> {
       clearTimeout(timer);
       this.idle = undefined;
     }
-    this.dropped += this.items.length + this.inFlight;
+    this.notSent += this.items.length;
+    this.unacknowledged += this.inFlight;
     this.items.length = 0;
     this.inFlight = 0;
     this.ready = false;
@@ -89,7 +97,7 @@ export class SendQueue<T> {
   }
 
   private settled(ok: boolean): void {
-    // After drain() gave up, late acknowledgements are already counted as dropped.
+    // After drain() gave up, late acknowledgements are already counted as in flight.
     if (this.inFlight === 0) return;
     this.inFlight--;
     if (ok) this.sent++;

@@ -3,8 +3,8 @@
  * started in its own temporary folder and can be stopped and started again on the same port (a
  * broker restart), keeping Redis's append-only file.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -105,19 +105,30 @@ function serverProcess(scheme: string, port: number, command: string, args: stri
 }
 
 /** redis-server with the append-only file on (a restart keeps every acknowledged write). */
-export async function startRedis(): Promise<ServerProcess> {
+export async function startRedis(opts: { requirepass?: string } = {}): Promise<ServerProcess> {
   const port = await freePort();
   const dir = tempDir('roadseg-redis-');
-  const server = serverProcess('redis', port, 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir], dir);
+  const auth = opts.requirepass ? ['--requirepass', opts.requirepass] : [];
+  const server = serverProcess('redis', port, 'redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'always', '--dir', dir, ...auth], dir);
   await server.start();
   return server;
 }
 
-export async function startMosquitto(): Promise<ServerProcess> {
+/** mosquitto; with `user`, only that user and password may connect (a password file made by mosquitto_passwd). */
+export async function startMosquitto(opts: { user?: { name: string; password: string } } = {}): Promise<ServerProcess> {
   const port = await freePort();
   const dir = tempDir('roadseg-mosquitto-');
   const conf = join(dir, 'mosquitto.conf');
-  writeFileSync(conf, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\n`);
+  let access = 'allow_anonymous true\n';
+  if (opts.user) {
+    const passwords = join(dir, 'passwords');
+    execFileSync('mosquitto_passwd', ['-b', '-c', passwords, opts.user.name, opts.user.password]);
+    // Started as root, mosquitto reads it as its own user: the temporary folder is private (0700).
+    chmodSync(dir, 0o755);
+    chmodSync(passwords, 0o644);
+    access = `allow_anonymous false\npassword_file ${passwords}\n`;
+  }
+  writeFileSync(conf, `listener ${port} 127.0.0.1\n${access}persistence false\nlog_dest stderr\nlog_type error\n`);
   const server = serverProcess('mqtt', port, 'mosquitto', ['-c', conf], dir);
   await server.start();
   return server;

@@ -5,9 +5,9 @@ import type { SignalMessage } from '../../src/core/signal.js';
 import { LiveMetrics } from '../../src/sinks/live-metrics.js';
 import { parsePrometheus } from '../helpers/prometheus.js';
 
-const ctx = { stream: { fps: 25 }, stats: { framesIn: 3, framesOut: 3, drops: new Map([['stream offline, reconnecting', 2]]) } } as unknown as PipelineContext;
-const frame = { timings: { queueMs: 1, preprocessMs: 2, inferMs: 30, analyseMs: 3, renderMs: 4, sinksMs: 0 } } as unknown as ProcessedFrame;
-const signal = (status: 'ok' | 'stale', pct: number | null) => ({ status, latencyMs: 40, drivablePct: pct, egoCorridorPct: pct }) as SignalMessage;
+const ctx = { stream: { fps: 25, sourceId: 'cam' }, streams: [{ fps: 25, sourceId: 'cam' }, { fps: 25, sourceId: 'rear' }], stats: { framesIn: 3, framesOut: 3, drops: new Map([['stream offline, reconnecting', 2]]) } } as unknown as PipelineContext;
+const frame = { meta: { sourceId: 'cam' }, timings: { queueMs: 1, preprocessMs: 2, inferMs: 30, analyseMs: 3, renderMs: 4, sinksMs: 0 } } as unknown as ProcessedFrame;
+const signal = (status: 'ok' | 'stale', pct: number | null) => ({ source: 'cam', status, latencyMs: 40, drivablePct: pct, egoCorridorPct: pct }) as SignalMessage;
 
 describe('LiveMetrics', () => {
   it('is healthy while frames flow or while the source retries, and not before, after a stall, or at the end', () => {
@@ -43,8 +43,13 @@ describe('LiveMetrics', () => {
     expect(e.value('roadseg_stage_latency_seconds_bucket', { stage: 'infer', le: '0.05' })).toBe(3);
     expect(e.value('roadseg_stage_latency_seconds_count', { stage: 'total' })).toBe(3);
     expect(e.value('roadseg_fps')).toBe(10);
-    expect(e.value('roadseg_source_online')).toBe(0);
-    expect(e.value('roadseg_ego_corridor_percent')).toBeNaN();
+    expect(e.value('roadseg_source_online', { source: 'cam' })).toBe(0);
+    expect(e.value('roadseg_ego_corridor_percent', { source: 'cam' })).toBeNaN();
+    expect(e.value('roadseg_source_frames_total', { source: 'cam' })).toBe(3);
+    // A source without frames yet is listed, offline, rather than missing.
+    expect(e.value('roadseg_source_frames_total', { source: 'rear' })).toBe(0);
+    expect(e.value('roadseg_drivable_percent', { source: 'rear' })).toBeNaN();
+    expect(e.value('roadseg_source_online')).toBeUndefined();
     expect(e.value('roadseg_websocket_clients')).toBe(2);
   });
 });

@@ -1,6 +1,6 @@
 // The one URI parser: sources and sinks classified into typed descriptors, bad ones refused as usage errors.
 import { describe, expect, it } from 'vitest';
-import { parseSinkUri, parseSourceUri, perSourcePath, serveSink } from '../../src/core/uri.js';
+import { parseSinkUri, parseSourceUri, perSourcePath, redactUri, serveSink, streamSourceId } from '../../src/core/uri.js';
 import { RoadsegError } from '../../src/util/errors.js';
 
 const usageError = (f: () => unknown, message: RegExp) => {
@@ -63,5 +63,28 @@ describe('{source} in paths', () => {
     expect(perSourcePath('out/{source}/{source}.json', 'rtsp://cam 1/x')).toBe('out/rtsp___cam_1_x/rtsp___cam_1_x.json');
     expect(perSourcePath('out/{source}.json', '..hidden')).toBe('out/_hidden.json');
     expect(perSourcePath('out/summary.json', 'drive.mp4')).toBe('out/summary.json');
+  });
+});
+
+describe('redactUri: credentials never printed', () => {
+  it('masks the password of user:password@, a lone user (a token), and secret query parameters', () => {
+    expect(redactUri('mqtt://user:secret@broker:1883/a/b')).toBe('mqtt://user:***@broker:1883/a/b');
+    expect(redactUri('redis://:pw@127.0.0.1:6379/0?stream=s')).toBe('redis://:***@127.0.0.1:6379/0?stream=s');
+    expect(redactUri('rtsp://admin:p@ss:w0rd@10.0.0.9/live')).toBe('rtsp://admin:***@10.0.0.9/live');
+    expect(redactUri('https://ghp_TOKEN@example.com/x.mp4')).toBe('https://***@example.com/x.mp4');
+    expect(redactUri('ws://127.0.0.1:8080/?token=abc&x=1')).toBe('ws://127.0.0.1:8080/?token=***&x=1');
+    expect(redactUri('http://cam/stream?user=a&password=b')).toBe('http://cam/stream?user=a&password=***');
+  });
+
+  it('masks every URI in a line and leaves other text alone', () => {
+    expect(redactUri('error: mqtt://a:b@h/t and redis://:c@h/0?stream=s failed')).toBe('error: mqtt://a:***@h/t and redis://:***@h/0?stream=s failed');
+    expect(redactUri('  where: {"uri":"rtsp://u:p@cam/1"}')).toBe('  where: {"uri":"rtsp://u:***@cam/1"}');
+    for (const plain of ['mqtt://127.0.0.1:1883/roadseg/{source}/signal?qos=1', 'out/clip.mp4', 'user@example.com wrote', 'redis://h:1/0?stream=token']) expect(redactUri(plain)).toBe(plain);
+  });
+
+  it('a stream source id carries no credentials (it goes into every signal line, label and file name)', () => {
+    expect(streamSourceId('rtsp://admin:pw@10.0.0.9:554/live')).toBe('10.0.0.9:554/live');
+    expect(streamSourceId('http://cam.local/video.mjpg?token=abc')).toBe('cam.local/video.mjpg?token=***');
+    expect(streamSourceId('rtsp://10.0.0.9/live')).toBe('10.0.0.9/live');
   });
 });
