@@ -184,11 +184,17 @@ function eachSource(path: string, ids: readonly string[]): string[] {
 
 /**
  * With --source (or a config's "sources"), the first positional argument may be meant as a sink
- * (`roadseg run --source a.mp4 out.mp4`): one that names a sink and no existing file is a sink;
- * one that could be either (an existing out.mp4) is refused rather than guessed. Said either way.
+ * (`roadseg run --source a.mp4 out.mp4`). Written before every --source (`roadseg run a.mp4
+ * --source b.mp4`) it is the source, as `run SOURCE [SINKS...]` reads; after one, one that names a
+ * sink and no existing file is a sink, and one that could be either (an existing out.mp4) is
+ * refused rather than guessed. Said either way.
  */
 function sortPositionals(first: string | undefined, rest: string[]): { source: string | undefined; sinks: string[] } {
   if (first === undefined) return { source: undefined, sinks: rest };
+  const args = process.argv.slice(2);
+  const sourceFlag = args.findIndex((a) => a === '--source' || a.startsWith('--source='));
+  const at = args.indexOf(first);
+  if (sourceFlag >= 0 && at >= 0 && at < sourceFlag) return { source: first, sinks: rest };
   let sink = true;
   try {
     parseSinkUri(first);
