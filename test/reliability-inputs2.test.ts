@@ -3,7 +3,7 @@
 // collide in a topic or stream. Each through the real CLI: the message (what / where / hint), the
 // exit status, and what was written.
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { runCli, type CliResult } from './helpers/cli.js';
@@ -43,5 +43,76 @@ describe('long command lines', () => {
     expect(tooLong.code).toBe(2);
     expect(tooLong.stderr).toMatch(/the value of --token is 16000 bytes long, more than the 8192/);
     expectWhereHint(tooLong);
+  });
+});
+
+describe('report', () => {
+  let lines: Record<string, unknown>[];
+  beforeAll(() => {
+    const signal = join(tempDir(), 's.jsonl');
+    const r = runCli(['run', clip, '--signal', signal, '--duration', '0.3', ...fast]);
+    expect(r.code).toBe(0);
+    lines = readFileSync(signal, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines).toHaveLength(3);
+  });
+  const write = (dir: string, name: string, messages: unknown[], prefix = '') => {
+    const path = join(dir, name);
+    writeFileSync(path, prefix + messages.map((m) => JSON.stringify(m)).join('\n') + '\n');
+    return path;
+  };
+  const edit = (i: number, change: (m: Record<string, unknown>) => void) =>
+    lines.map((m, j) => {
+      const copy = { ...m };
+      if (j === i) change(copy);
+      return copy;
+    });
+
+  it('a bad field, a version 2 file, a folder as input or output: which line and why, exit 3 (5 for the output)', () => {
+    const d = tempDir();
+    const cases: [string, unknown[], RegExp, number][] = [
+      ['nocapture.jsonl', edit(1, (m) => delete m.captureTime), /line 2 of the signal file is not a valid signal message: captureTime: .*expected number/, 2],
+      ['badcapture.jsonl', edit(1, (m) => (m.captureTime = 'yesterday')), /line 2 .*captureTime: .*expected number.*\(got "yesterday"\)/, 2],
+      ['source.jsonl', edit(2, (m) => (m.source = 7)), /line 3 .*source: .*expected string/, 3],
+      ['drivable.jsonl', edit(0, (m) => (m.drivablePct = 'lots')), /line 1 .*drivablePct: .*\(got "lots"\)/, 1],
+      ['range.jsonl', edit(0, (m) => (m.drivablePct = 250)), /line 1 .*drivablePct/, 1],
+      ['v2.jsonl', lines.map((m) => ({ ...m, v: 2 })), /line 1 of the signal file is signal version 2; this roadseg reads version 1/, 1],
+    ];
+    for (const [name, messages, message, line] of cases) {
+      const out = join(d, `${name}.html`);
+      const r = runCli(['report', write(d, name, messages), '-o', out]);
+      expectClean(r);
+      expect(r.code, name).toBe(3);
+      expect(r.stderr, name).toMatch(message);
+      expect(r.stderr, name).toContain(`where: ${join(d, name)}:${line}`);
+      expectWhereHint(r);
+      expect(existsSync(out), name).toBe(false);
+    }
+    const good = write(d, 'good.jsonl', lines);
+    mkdirSync(join(d, 'folder'));
+    const outFolder = runCli(['report', good, '-o', join(d, 'folder')]);
+    expectClean(outFolder);
+    expect(outFolder.code).toBe(5);
+    expect(outFolder.stderr).toMatch(/cannot write the report .*folder: a folder of that name is in the way/);
+    const inFolder = runCli(['report', join(d, 'folder'), '-o', join(d, 'x.html')]);
+    expectClean(inFolder);
+    expect(inFolder.code).toBe(3);
+    expect(inFolder.stderr).toMatch(/the signal file is a folder/);
+    const itself = runCli(['report', good, '-o', good]);
+    expect(itself.code).toBe(2);
+    expect(readFileSync(good, 'utf8')).toBe(lines.map((m) => JSON.stringify(m)).join('\n') + '\n');
+  });
+
+  it('a UTF-8 byte-order mark is accepted; an "ended" marker is skipped and counted, not a frame', () => {
+    const d = tempDir();
+    const bom = runCli(['report', write(d, 'bom.jsonl', lines, '\uFEFF'), '-o', join(d, 'bom.html')]);
+    expectClean(bom);
+    expect(bom.code).toBe(0);
+    expect(bom.stderr).toContain('report of 3 frames:');
+    const marker = { ...lines[2], frame: 3, status: 'ended', drivablePct: null, egoCorridorPct: null, roadEdges: [], histogram: {}, confidence: null, freeSpace: [], hoodY: null, camera: null };
+    const ended = runCli(['report', write(d, 'ended.jsonl', [...lines, marker]), '-o', join(d, 'ended.html')]);
+    expectClean(ended);
+    expect(ended.code).toBe(0);
+    expect(ended.stderr).toContain('report of 3 frames (1 "ended" marker skipped)');
+    expect(readFileSync(join(d, 'ended.html'), 'utf8')).toContain('frames 0 to 2');
   });
 });
