@@ -116,3 +116,22 @@ describe('report', () => {
     expect(readFileSync(join(d, 'ended.html'), 'utf8')).toContain('frames 0 to 2');
   });
 });
+
+describe('{source} collisions', () => {
+  it('two sources with one {source} name are refused for a file, an MQTT topic and a Redis stream alike, naming both', () => {
+    const d = tempDir();
+    ffmpeg('-i', clip, '-c:v', 'mjpeg', join(d, 'drive.avi'));
+    ffmpeg('-i', clip, '-c', 'copy', join(d, 'drive.mp4'));
+    // Refused before any sink opens: no broker is needed to see it.
+    const sinks = [join(d, 'out', '{source}.mp4'), 'mqtt://127.0.0.1:9/roadseg/{source}/signal', 'redis://127.0.0.1:9/0?stream=roadseg:{source}'];
+    for (const sink of sinks) {
+      const r = runCli(['run', join(d, 'drive.mp4'), sink, '--source', join(d, 'drive.avi'), ...fast]);
+      expectClean(r);
+      expect(r.code, sink).toBe(2);
+      expect(r.stderr, sink).toMatch(/the sources "drive.mp4" and "drive.avi" both give \{source\} = "drive": they would share /);
+      expect(r.stderr, sink).toContain(`where: the sink ${sink}`);
+      expectWhereHint(r);
+    }
+    expect(existsSync(join(d, 'out', 'drive.mp4'))).toBe(false);
+  });
+});

@@ -72,6 +72,7 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
       checkInputSize(inputSize(manifest.size, frame.width, frame.height, config.inputHeight), frame, scoresShape(manifest), source.info.uri);
     }
     const perSource = (uri: string, source: FrameSource) => uri.replaceAll('{source}', fileSafe(source.info.sourceId));
+    refuseCollisions(config.sinks, sources.map(({ source }) => source.info.sourceId));
     const sinkUris = config.sinks.flatMap((uri) => (uri.includes('{source}') ? sources.map(({ source }) => perSource(uri, source)) : [uri]));
     outputs = claimOutputs(sourceEntries(config).map((e) => parseSourceUri(e.uri)), sinkUris.map(parseSinkUri), opts.outputs);
     for (const uri of config.sinks) {
@@ -126,6 +127,29 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
   });
   stop = () => handle.stop();
   return Object.assign(handle, { config });
+}
+
+/**
+ * Two sources whose ids give one `{source}` name (`drive.mp4` and `drive.avi` are both `drive`)
+ * would share what should be theirs alone: one file, one MQTT topic, one Redis stream. Refused
+ * for every kind of sink alike, naming both sources and what they would share.
+ */
+function refuseCollisions(sinks: readonly string[], sourceIds: readonly string[]): void {
+  for (const uri of sinks.filter((u) => u.includes('{source}'))) {
+    const owner = new Map<string, string>();
+    for (const id of sourceIds) {
+      const expanded = uri.replaceAll('{source}', fileSafe(id));
+      const other = owner.get(expanded);
+      if (other !== undefined) {
+        throw new RoadsegError(`the sources "${other}" and "${id}" both give {source} = "${fileSafe(id)}": they would share ${expanded}`, {
+          where: `the sink ${uri}`,
+          hint: 'give one of them an id of its own ({"uri": ..., "id": "rear"} in the config\'s "sources"), or rename one of the files',
+          exitCode: ExitCode.usage,
+        });
+      }
+      owner.set(expanded, id);
+    }
+  }
 }
 
 /** The id itself, or with -2, -3, ... (before its extension) when another source of the run has it. */
