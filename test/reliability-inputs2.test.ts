@@ -6,6 +6,8 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
+import type { ModelManifest } from '../src/core/model.js';
+import { getManifest } from '../src/engine/registry.js';
 import { runCli, type CliResult } from './helpers/cli.js';
 import { modelsDir, tempDir } from './helpers/paths.js';
 
@@ -133,5 +135,41 @@ describe('{source} collisions', () => {
       expectWhereHint(r);
     }
     expect(existsSync(join(d, 'out', 'drive.mp4'))).toBe(false);
+  });
+});
+
+describe('bring-your-own manifests', () => {
+  /** A shipped model's manifest with one change, beside no weights (they are found in --models-dir). */
+  function manifestOf(base: string, id: string, change: (m: ModelManifest) => void): string {
+    const copy = structuredClone(getManifest(base));
+    change(copy);
+    const { manifestPath: _, ...m } = { ...copy, id, default: false };
+    const path = join(tempDir(), `${id}.json`);
+    writeFileSync(path, JSON.stringify(m));
+    return path;
+  }
+
+  const dynamicStride = (stride: number) => (m: ModelManifest) => {
+    if (m.size.rule === 'dynamic') m.size.stride = stride;
+  };
+
+  it('a size rule or stride the weights do not follow is refused at load, naming the field and what the weights do (exit 4)', () => {
+    const cases: [string, RegExp][] = [
+      [manifestOf('espnetv2-s2', 'esp-dynamic', (m) => (m.size = { rule: 'dynamic', stride: 16, offset: 0, defaultHeight: 512, preferred: [[512, 1024]] })), /size: the rule is dynamic, but input "image" takes only 1024x512 .*declare "size": \{"rule": "fixed", "height": 512, "width": 1024\}/],
+      [manifestOf('efficientvit-b0', 'evit-stride3', dynamicStride(3)), /size: the weights do not run at 117x66, a size the manifest's rule gives \(dynamic, sides 3k\)/],
+      [manifestOf('twinlitenet', 'twin-stride3', dynamicStride(3)), /size: for a 117x66 input \(dynamic, sides 3k\) the drivable head's "drivable" is 120x72/],
+      [manifestOf('efficientvit-b0', 'evit-logits4', (m) => (m.heads.classes!.logits.stride = 4)), /heads\.classes\.logits\.stride: 4, but the weights give 16x8 "logits" for a 128x64 input: stride 8/],
+    ];
+    for (const [manifest, message] of cases) {
+      const signal = join(tempDir(), 's.jsonl');
+      const r = runCli(['run', clip, '--signal', signal, '--model', manifest, '--device', 'cpu', ...fast]);
+      expectClean(r);
+      expect(r.code, manifest).toBe(4);
+      expect(r.stderr, manifest).toMatch(/model graph does not match manifest/);
+      expect(r.stderr, manifest).toMatch(message);
+      expect(r.stderr, manifest).toMatch(/where: .*\.onnx/);
+      expectWhereHint(r);
+      expect(existsSync(signal)).toBe(false);
+    }
   });
 });
