@@ -3,13 +3,15 @@
 // collide in a topic or stream. Each through the real CLI: the message (what / where / hint), the
 // exit status, and what was written.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ModelManifest } from '../src/core/model.js';
 import { getManifest } from '../src/engine/registry.js';
 import { runCli, type CliResult } from './helpers/cli.js';
-import { modelsDir, tempDir } from './helpers/paths.js';
+import { data, modelsDir, tempDir } from './helpers/paths.js';
+import { png } from './helpers/png.js';
+import { decodeLabelPng } from '../src/stages/indexed-png.js';
 
 const fast = ['--input-height', '65', '--models-dir', modelsDir, '--no-progress'];
 let clip: string;
@@ -170,6 +172,68 @@ describe('bring-your-own manifests', () => {
       expect(r.stderr, manifest).toMatch(/where: .*\.onnx/);
       expectWhereHint(r);
       expect(existsSync(signal)).toBe(false);
+    }
+  });
+});
+
+describe('eval labels', () => {
+  const camvid = join(data, 'images/camvid');
+  const stems = ['0001TP_008550', '0001TP_009000'];
+  const evalArgs = ['--json', '--models-dir', modelsDir, '--input-height', '129', '--model', 'deeplabv3-mnedgetpu-slim'];
+  /** A folder of the first two CamVid images. */
+  function images(): string {
+    const d = tempDir();
+    for (const s of stems) copyFileSync(join(camvid, `${s}.png`), join(d, `${s}.png`));
+    return d;
+  }
+
+  it("roadseg segment's own palette labels are read by index: the model against itself scores 1", () => {
+    const imgs = images();
+    const seg = tempDir();
+    const r = runCli(['segment', imgs, '-o', seg, '--model', 'deeplabv3-mnedgetpu-slim', '--input-height', '129', '--models-dir', modelsDir]);
+    expect(r.code, r.stderr).toBe(0);
+    // OpenCV would read these palette PNGs as grey levels of their colours: pixel accuracy 0.
+    const e = runCli(['eval', '--images', imgs, '--labels', seg, '--label-suffix', '_labels.png', ...evalArgs]);
+    expectClean(e);
+    expect(e.code, e.stderr).toBe(0);
+    expect((JSON.parse(e.stdout) as { pixelAccuracy: number }).pixelAccuracy).toBeGreaterThan(0.999);
+  });
+
+  it('16-bit labels are ids below 256, else refused; colour labels, unpaired names and sizes that differ are refused, naming the first (exit 3)', () => {
+    const imgs = images();
+    const truth = stems.map((s) => decodeLabelPng(readFileSync(join(data, 'labels/camvid', `${s}_trainIds.png`))));
+    const { width, height } = truth[0]!;
+    const rows16 = (ids: Uint8Array, scale = 1) => Array.from({ length: height }, (_, y) => Uint8Array.from([...ids.subarray(y * width, (y + 1) * width)].flatMap((v) => [(v * scale) >> 8, (v * scale) & 255])));
+    const folder = (write: (dir: string, stem: string, i: number) => void) => {
+      const d = tempDir();
+      stems.forEach((s, i) => write(d, s, i));
+      return d;
+    };
+    const grey16 = folder((d, s, i) => writeFileSync(join(d, `${s}_trainIds.png`), png({ width, height, depth: 16, colour: 0, rows: rows16(truth[i]!.ids), filters: [0, 1, 2, 3, 4] })));
+    const ok = runCli(['eval', '--images', imgs, '--labels', grey16, ...evalArgs]);
+    expectClean(ok);
+    expect(ok.code, ok.stderr).toBe(0);
+    const plain = runCli(['eval', '--images', imgs, '--labels', folder((d, s) => copyFileSync(join(data, 'labels/camvid', `${s}_trainIds.png`), join(d, `${s}_trainIds.png`))), ...evalArgs]);
+    expect(JSON.parse(ok.stdout)).toEqual(JSON.parse(plain.stdout));
+
+    const scaled = folder((d, s, i) => writeFileSync(join(d, `${s}_trainIds.png`), png({ width, height, depth: 16, colour: 0, rows: rows16(truth[i]!.ids, 257) })));
+    const colour = folder((d, s) => ffmpeg('-i', join(data, 'labels/camvid', `${s}_trainIds.png`), '-pix_fmt', 'rgb24', join(d, `${s}_trainIds.png`)));
+    const resized = folder((d, s) => ffmpeg('-i', join(data, 'labels/camvid', `${s}_trainIds.png`), '-vf', 'scale=240:180:flags=neighbor', '-pix_fmt', 'gray', join(d, `${s}_trainIds.png`)));
+    const fewer = folder((d, s, i) => i === 0 && copyFileSync(join(data, 'labels/camvid', `${s}_trainIds.png`), join(d, `${s}_trainIds.png`)));
+    const cases: [string, RegExp, string][] = [
+      [scaled, /cannot read class ids from the label image .*0001TP_008550_trainIds\.png: a grey 16-bit PNG with values up to 65535: more than the 256 class ids/, join(scaled, `${stems[0]}_trainIds.png`)],
+      [colour, /cannot read class ids .*: a RGB colour 8-bit PNG: class ids need one channel per pixel/, join(colour, `${stems[0]}_trainIds.png`)],
+      [resized, /the label image of 0001TP_008550 is 240x180, its image 480x360/, join(resized, `${stems[0]}_trainIds.png`)],
+      [fewer, /1 of the 2 images have no label: the first, .*0001TP_009000\.png, has no 0001TP_009000_trainIds\.png/, join(imgs, `${stems[1]}.png`)],
+    ];
+    for (const [labels, message, where] of cases) {
+      const r = runCli(['eval', '--images', imgs, '--labels', labels, ...evalArgs]);
+      expectClean(r);
+      expect(r.code, r.stderr).toBe(3);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr).toContain(`where: ${where}`);
+      expectWhereHint(r);
+      expect(r.stdout).toBe('');
     }
   });
 });
