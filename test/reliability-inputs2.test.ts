@@ -236,4 +236,17 @@ describe('eval labels', () => {
       expect(r.stdout).toBe('');
     }
   });
+
+  it('eval --sequence with fewer label files than frames is refused before the model loads (exit 3)', () => {
+    const seq = tempDir();
+    for (const [i, s] of stems.entries()) copyFileSync(join(camvid, `${s}.png`), join(seq, `f${i}.png`));
+    const labels = tempDir();
+    copyFileSync(join(data, 'labels/camvid', `${stems[0]}_trainIds.png`), join(labels, `f0_trainIds.png`));
+    const r = runCli(['eval', '--sequence', seq, '--labels', labels, ...evalArgs]);
+    expectClean(r);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/the sequence has 2 frames and 1 label files \(\*_trainIds\.png\): frame i is compared with the i-th label file/);
+    expect(r.stderr).not.toMatch(/model: scene/);
+    expectWhereHint(r);
+  });
 });
