@@ -2,7 +2,7 @@
  * The inference engine: the one owner of the onnxruntime sessions (the scene model and, where
  * asked, a second model for the drivable area, both in one worker thread). It resolves and
  * verifies the weights of the chosen precision, picks the execution provider, checks each graph's
- * heads against its manifest, warms up, and turns packed input tensors into per-head maps.
+ * heads against its manifest and probes them with one inference (the warm-up), and turns packed input tensors into per-head maps.
  */
 import ndarray from 'ndarray';
 import { availableParallelism } from 'node:os';
@@ -70,7 +70,7 @@ export interface EngineOptions {
    * pixels agree with the CPU; NCHW: 100 %). `bench/gpu.ts --layouts` measures both.
    */
   webgpuLayout?: 'NHWC' | 'NCHW';
-  /** Skip the warm-up run. */
+  /** Skip the test-time augmentation variants' warm-up (the contract probe, which warms the plain sizes, always runs). */
   noWarmup?: boolean;
   /** Where decisions are reported (stderr in the CLI). */
   log?: (line: string) => void;
