@@ -26,9 +26,12 @@ export function pairByStem(imagesDir: string, labelsDir: string, imageSuffix: st
   }
   const stems = (dir: string, suffix: string) =>
     new Map(readdirSync(dir).filter((f) => f.endsWith(suffix)).map((f) => [f.slice(0, f.length - suffix.length), join(dir, f)] as const));
-  const images = stems(imagesDir, imageSuffix);
   const labels = stems(labelsDir, labelSuffix);
+  // Images and labels may share a folder: a label file is not an image to evaluate.
+  const labelFiles = new Set([...labels.values()].map((f) => resolve(f)));
+  const images = new Map([...stems(imagesDir, imageSuffix)].filter(([, f]) => !labelFiles.has(resolve(f))));
   const pairs = [...images].filter(([s]) => labels.has(s)).map(([stem, image]) => ({ stem, image, label: labels.get(stem)! }));
+  if (pairs.length) refuseUnpaired(images, labels, imageSuffix, labelSuffix);
   if (!pairs.length) {
     throw new RoadsegError(`no image/label pairs: ${images.size} images (*${imageSuffix}) and ${labels.size} labels (*${labelSuffix}) share no stem`, {
       where: `${resolve(imagesDir)} and ${resolve(labelsDir)}`,
@@ -37,6 +40,26 @@ export function pairByStem(imagesDir: string, labelsDir: string, imageSuffix: st
     });
   }
   return pairs.sort((a, b) => a.stem.localeCompare(b.stem));
+}
+
+/**
+ * Every image must have its label and every label its image: an evaluation over the pairs alone
+ * would report a subset as the whole. The first name without its other half is named.
+ */
+function refuseUnpaired(images: Map<string, string>, labels: Map<string, string>, imageSuffix: string, labelSuffix: string): void {
+  const lonely = (side: Map<string, string>, other: Map<string, string>) => [...side].filter(([s]) => !other.has(s)).sort(([a], [b]) => a.localeCompare(b));
+  for (const [missing, present, what, otherWhat, suffix] of [
+    [lonely(images, labels), images, 'image', 'label', labelSuffix],
+    [lonely(labels, images), labels, 'label', 'image', imageSuffix],
+  ] as const) {
+    if (!missing.length) continue;
+    const [stem, path] = missing[0]!;
+    throw new RoadsegError(`${missing.length} of the ${present.size} ${what}s have no ${otherWhat}: the first, ${path}, has no ${stem}${suffix}`, {
+      where: resolve(path),
+      hint: `give as many images as labels, with names that pair once --image-suffix (${imageSuffix}) and --label-suffix (${labelSuffix}) are removed`,
+      exitCode: ExitCode.input,
+    });
+  }
 }
 
 export interface EvaluationReport {
@@ -64,6 +87,15 @@ export async function evaluate(engine: SegmentationEngine, pairs: readonly Pair[
     const target = readLabels(p.label);
     const [height, width] = target.shape as [number, number];
     const bgr = toBgr(readImage(p.image));
+    if (bgr.cols !== width || bgr.rows !== height) {
+      const image = `${bgr.cols}x${bgr.rows}`;
+      bgr.release();
+      throw new RoadsegError(`the label image of ${p.stem} is ${width}x${height}, its image ${image}: a label gives the class of each pixel of its image`, {
+        where: resolve(p.label),
+        hint: 'give labels of the same size as their images (resize them with nearest-neighbour sampling, never smoothing)',
+        exitCode: ExitCode.input,
+      });
+    }
     const heads: FrameHeads = await engine.infer(engine.prepare(bgr));
     bgr.release();
     if (matrix) matrix.update(sampleLabels(heads.labels, width, height).data, target.data);

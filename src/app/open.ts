@@ -9,7 +9,7 @@ import type { Sink } from '../core/sink.js';
 import type { FrameSource } from '../core/source.js';
 import { checkInputSize, inputSize } from '../core/input-size.js';
 import { scoresShape } from '../core/model.js';
-import { parseSinkUri, parseSourceUri, perSourcePath } from '../core/uri.js';
+import { fileSafe, parseSinkUri, parseSourceUri, perSourcePath } from '../core/uri.js';
 import { SegmentationEngine } from '../engine/engine.js';
 import { getManifest } from '../engine/registry.js';
 import { createGraph, type PipelineHandle, type SinkBinding, type SourceBinding } from '../pipeline/graph.js';
@@ -78,6 +78,7 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
     }
     const perSource = (uri: string, source: FrameSource) => perSourcePath(uri, source.info.sourceId);
     const eachSource = (uri: string) => (uri.includes('{source}') ? sources.map(({ source }) => perSource(uri, source)) : [uri]);
+    refuseCollisions(config.sinks, sources.map(({ source }) => source.info.sourceId));
     const sinkUris = config.sinks.flatMap(eachSource);
     const extra = (opts.outputs ?? []).flatMap((f) => eachSource(f.path).map((path) => ({ ...f, path })));
     outputs = claimOutputs(sourceEntries(config).map((e) => parseSourceUri(e.uri)), sinkUris.map(parseSinkUri), extra);
@@ -133,6 +134,29 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
   });
   stop = () => handle.stop();
   return Object.assign(handle, { config });
+}
+
+/**
+ * Two sources whose ids give one `{source}` name (`drive.mp4` and `drive.avi` are both `drive`)
+ * would share what should be theirs alone: one file, one MQTT topic, one Redis stream. Refused
+ * for every kind of sink alike, naming both sources and what they would share.
+ */
+function refuseCollisions(sinks: readonly string[], sourceIds: readonly string[]): void {
+  for (const uri of sinks.filter((u) => u.includes('{source}'))) {
+    const owner = new Map<string, string>();
+    for (const id of sourceIds) {
+      const expanded = perSourcePath(uri, id);
+      const other = owner.get(expanded);
+      if (other !== undefined) {
+        throw new RoadsegError(`the sources "${other}" and "${id}" both give {source} = "${fileSafe(id)}": they would share ${expanded}`, {
+          where: `the sink ${uri}`,
+          hint: 'give one of them an id of its own ({"uri": ..., "id": "rear"} in the config\'s "sources"), or rename one of the files',
+          exitCode: ExitCode.usage,
+        });
+      }
+      owner.set(expanded, id);
+    }
+  }
 }
 
 /** The id itself, or with -2, -3, ... (before its extension) when another source of the run has it. */

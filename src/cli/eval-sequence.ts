@@ -66,11 +66,23 @@ function labelFiles(dir: string, suffix: string): string[] {
   return files;
 }
 
+/** Frame i is compared with the i-th label file: a count that differs would compare a subset, or the wrong frames. */
+function refuseCounts(frames: number, labels: readonly string[], flags: SequenceFlags): void {
+  if (frames === labels.length) return;
+  throw new RoadsegError(`the sequence has ${frames} frames and ${labels.length} label files (*${flags.labelSuffix}): frame i is compared with the i-th label file, so they must be as many`, {
+    where: `${resolve(flags.sequence)} and ${resolve(flags.labels!)}`,
+    hint: 'give one label file per frame (names in frame order), or --label-suffix to select them',
+    exitCode: ExitCode.input,
+  });
+}
+
 /** `beforeFrame` is called before each frame with the number done (the CLI stops there when interrupted). */
 export async function evalSequence(flags: SequenceFlags, log: (line: string) => void, beforeFrame?: (done: number) => void): Promise<SequenceReport> {
   const config = parseConfig({ source: flags.sequence, ...(flags.fps && { fps: flags.fps }), ...signalConfig(flags) } satisfies PipelineConfigInput, 'command line');
   const labels = flags.labels ? labelFiles(flags.labels, flags.labelSuffix) : undefined;
   const source = openSource(flags.sequence, { fps: config.fps, log });
+  // A folder's frames are known before anything runs; a video's once it is decoded (below).
+  if (labels && source.info.kind === 'images' && source.info.frameCount !== undefined) refuseCounts(source.info.frameCount, labels, flags);
   const engine = await createEngine(flags, log);
   try {
     // A sequence is consecutive frames, also when it is a folder of images.
@@ -104,7 +116,7 @@ export async function evalSequence(flags: SequenceFlags, log: (line: string) => 
       bgr.release();
     }
     const frames = runs.signal.length;
-    if (labels && labels.length !== frames) log(`eval: ${frames} frames and ${labels.length} label files; compared the first ${Math.min(frames, labels.length)}`);
+    if (labels) refuseCounts(frames, labels, flags);
     const report = (name: 'signal' | 'plain'): SeriesReport => {
       const s = runs[name];
       const n = truth[name].length;

@@ -11,6 +11,12 @@ installInterrupts();
 
 const { version } = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string };
 
+/**
+ * The longest argument taken, bytes. Longer ones are not a token, a topic or a path anyone means
+ * (a path is at most 4096 bytes on Linux); refused with a usage error before anything is loaded.
+ */
+const maxArgumentBytes = 8192;
+
 const program = new Command('roadseg')
   .description('real-time semantic segmentation of driving video, with a drivable-area signal')
   .version(version, '-V, --version', 'print the version')
@@ -48,6 +54,7 @@ process.on('exit', (code) => {
 });
 
 try {
+  refuseLongArguments();
   refuseDashedFileNames();
   await program.parseAsync(process.argv);
 } catch (e) {
@@ -62,6 +69,19 @@ try {
     process.stderr.write(redactUri(`roadseg: internal error (please report it):\n${e instanceof Error ? e.stack : String(e)}`) + '\n');
     process.exitCode = 1;
   }
+}
+
+function refuseLongArguments(): void {
+  const args = process.argv.slice(2);
+  const i = args.findIndex((a) => Buffer.byteLength(a) > maxArgumentBytes);
+  if (i < 0) return;
+  const arg = args[i]!;
+  const what = args[i - 1]?.startsWith('-') ? `the value of ${args[i - 1]}` : `argument ${i + 1}`;
+  throw new RoadsegError(`${what} is ${Buffer.byteLength(arg)} bytes long, more than the ${maxArgumentBytes} an argument may have`, {
+    where: `the command line: roadseg ${args.map((a) => (a.length > 40 ? `${a.slice(0, 20)}...` : a)).join(' ')}`,
+    hint: `give a shorter value: each argument may have at most ${maxArgumentBytes} bytes`,
+    exitCode: ExitCode.usage,
+  });
 }
 
 /**

@@ -1,11 +1,12 @@
 /** `roadseg report signal.jsonl -o report.html`: the HTML report of an existing signal file. */
 import type { Command } from 'commander';
-import { createReadStream, existsSync, writeFileSync } from 'node:fs';
+import { createReadStream, existsSync, statSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { defaults } from '../app/config.js';
 import { claimFiles } from '../app/outputs.js';
 import type { SignalMessage } from '../core/signal.js';
+import { signalProblems } from '../core/signal-schema.js';
 import { renderReport } from '../sinks/report-html.js';
 import { RoadStats } from '../stages/road-stats.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
@@ -25,36 +26,60 @@ export function registerReport(program: Command): void {
     .requiredOption('-o, --out <file.html>', 'the report to write')
     .option('--blocked-below <pct>', 'the ego corridor counts as blocked below this drivable %', numberArg('--blocked-below', 0, 100), defaults.blockedBelowPct)
     .action(async (file: string, flags: ReportFlags) => {
-      if (!existsSync(file)) throw new RoadsegError(`signal file not found: ${file}`, { where: resolve(file), hint: 'make one with roadseg run VIDEO -s signal.jsonl', exitCode: ExitCode.input });
+      checkSignalFile(file);
       // The report never replaces its signal file, under any name (a symbolic or hard link).
       const claim = claimFiles([{ path: file, what: 'signal file' }], [{ path: flags.out, what: 'report', hint: 'give -o another file name, e.g. report.html' }]);
       try {
-        await writeReport(file, flags);
+        await writeReportOf(file, flags);
       } finally {
         claim.release();
       }
     });
 }
 
+function checkSignalFile(file: string): void {
+  if (!existsSync(file)) throw new RoadsegError(`signal file not found: ${file}`, { where: resolve(file), hint: 'make one with roadseg run VIDEO -s signal.jsonl', exitCode: ExitCode.input });
+  if (statSync(file).isDirectory()) throw new RoadsegError(`the signal file is a folder: ${file}`, { where: resolve(file), hint: 'give the .jsonl file written by roadseg run -s', exitCode: ExitCode.input });
+}
+
+/** A line that is not a version-1 signal message: which line, and why. */
+function badLine(file: string, lineNo: number, why: string, hint = 'give a signal file written by roadseg run -s: one signal message ({"v":1,"type":"signal",...}) per line'): RoadsegError {
+  return new RoadsegError(`line ${lineNo} of the signal file ${why}`, { where: `${resolve(file)}:${lineNo}`, hint, exitCode: ExitCode.input });
+}
+
+/** One line as a signal message, checked against the signal's schema; blank lines are undefined. */
+function parseLine(file: string, lineNo: number, line: string): SignalMessage | undefined {
+  // A UTF-8 byte-order mark (editors on Windows add one) is not part of the first message.
+  const text = lineNo === 1 ? line.replace(/^\uFEFF/, '') : line;
+  if (!text.trim()) return undefined;
+  let m: unknown;
+  try {
+    m = JSON.parse(text);
+  } catch (e) {
+    throw badLine(file, lineNo, `is not JSON: ${messageOf(e)}`);
+  }
+  const problems = signalProblems(m);
+  if (problems[0]?.startsWith('v: ')) throw badLine(file, lineNo, `is ${problems[0].slice(3)}`, 'read it with the roadseg version that wrote it, or a newer one');
+  if (problems.length) throw badLine(file, lineNo, `is not a valid signal message: ${problems.slice(0, 3).join('; ')}${problems.length > 3 ? ` (and ${problems.length - 3} more)` : ''}`);
+  return m as SignalMessage;
+}
+
 /** Reads the signal file line by line and writes its report (checked and locked by the caller). */
-async function writeReport(file: string, flags: ReportFlags): Promise<void> {
+async function writeReportOf(file: string, flags: ReportFlags): Promise<void> {
   const roads = new Map<string, RoadStats>();
   const sources = new Set<string>();
   const models = new Set<string>();
   let first: SignalMessage | undefined;
   let last: SignalMessage | undefined;
   let lineNo = 0;
+  let ended = 0;
   for await (const line of createInterface({ input: createReadStream(file, 'utf8'), crlfDelay: Infinity })) {
-    lineNo++;
-    if (!line.trim()) continue;
-    let m: SignalMessage;
-    try {
-      m = JSON.parse(line) as SignalMessage;
-    } catch (e) {
-      throw new RoadsegError(`line ${lineNo} is not JSON: ${messageOf(e)}`, { where: `${resolve(file)}:${lineNo}`, hint: 'give a signal file written by roadseg run -s', exitCode: ExitCode.input });
-    }
-    if (m?.type !== 'signal' || typeof m.frame !== 'number' || typeof m.ptsMs !== 'number') {
-      throw new RoadsegError(`line ${lineNo} is not a signal message`, { where: `${resolve(file)}:${lineNo}`, hint: 'each line must be a signal message ({"v":1,"type":"signal",...})', exitCode: ExitCode.input });
+    const m = parseLine(file, ++lineNo, line);
+    if (!m) continue;
+    // The marker a failed source leaves once, when it stops: not a frame.
+    if (m.status === 'ended') {
+      ended++;
+      continue;
     }
     first ??= m;
     last = m;
@@ -63,7 +88,7 @@ async function writeReport(file: string, flags: ReportFlags): Promise<void> {
     if (!roads.has(m.source)) roads.set(m.source, new RoadStats(flags.blockedBelow));
     roads.get(m.source)!.add(m);
   }
-  if (!first || !last) throw new RoadsegError('the signal file has no signal messages', { where: resolve(file), exitCode: ExitCode.input });
+  if (!first || !last) throw new RoadsegError('the signal file has no signal messages of frames', { where: resolve(file), hint: 'give a signal file written by roadseg run -s', exitCode: ExitCode.input });
   const frames = [...roads.values()].reduce((n, r) => n + r.summary().frames, 0);
   const spanS = (last.ptsMs - first.ptsMs) / 1000;
   writeFileSync(
@@ -74,7 +99,7 @@ async function writeReport(file: string, flags: ReportFlags): Promise<void> {
         ['signal file', resolve(file)],
         ['source', [...sources].join(', ')],
         ['model', [...models].join(', ')],
-        ['frames', `${plural(frames, 'frame')} (frames ${first.frame} to ${last.frame}), ${spanS.toFixed(1)} s of stream`],
+        ['frames', `${plural(frames, 'frame')} (frames ${first.frame} to ${last.frame}), ${spanS.toFixed(1)} s of stream${ended ? `; ${plural(ended, 'source')} ended early` : ''}`],
         ['captured', `${new Date(first.captureTime).toISOString()} to ${new Date(last.captureTime).toISOString()}`],
         ['written', new Date().toISOString()],
       ],
@@ -83,5 +108,5 @@ async function writeReport(file: string, flags: ReportFlags): Promise<void> {
       sheetNote: 'A signal file holds no pictures: `roadseg run ... --report report.html` puts a contact sheet of overlay frames here.',
     }),
   );
-  stderrLog(`report of ${plural(frames, 'frame')}: ${flags.out}`);
+  stderrLog(`report of ${plural(frames, 'frame')}${ended ? ` (${plural(ended, '"ended" marker')} skipped)` : ''}: ${flags.out}`);
 }

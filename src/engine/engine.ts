@@ -2,7 +2,7 @@
  * The inference engine: the one owner of the onnxruntime sessions (the scene model and, where
  * asked, a second model for the drivable area, both in one worker thread). It resolves and
  * verifies the weights of the chosen precision, picks the execution provider, checks each graph's
- * heads against its manifest, warms up, and turns packed input tensors into per-head maps.
+ * heads against its manifest and probes them with one inference (the warm-up), and turns packed input tensors into per-head maps.
  */
 import ndarray from 'ndarray';
 import { availableParallelism } from 'node:os';
@@ -70,7 +70,7 @@ export interface EngineOptions {
    * pixels agree with the CPU; NCHW: 100 %). `bench/gpu.ts --layouts` measures both.
    */
   webgpuLayout?: 'NHWC' | 'NCHW';
-  /** Skip the warm-up run. */
+  /** Skip the test-time augmentation variants' warm-up (the contract probe, which warms the plain sizes, always runs). */
   noWarmup?: boolean;
   /** Where decisions are reported (stderr in the CLI). */
   log?: (line: string) => void;
@@ -203,7 +203,14 @@ export class SegmentationEngine {
       }
       if (opts.tta?.length) log(`tta: scales ${opts.tta.join(', ')}, each also mirrored: ${opts.tta.length * 2} inferences per model and frame`);
       const engine = new SegmentationEngine(models, provider, reason, worker, opts);
-      if (!opts.noWarmup) await engine.warmup();
+      try {
+        // The probe is the warm-up of the sizes a run without test-time augmentation uses.
+        await engine.probe();
+        if (!opts.noWarmup && opts.tta?.length) await engine.warmup();
+      } catch (e) {
+        await worker.terminate();
+        throw e;
+      }
       return engine;
     }
     throw new RoadsegError(`execution provider unavailable for --device ${opts.device ?? 'auto'}`, {
@@ -234,6 +241,31 @@ export class SegmentationEngine {
         return v.flip ? flipTensor(tensor) : tensor;
       });
     });
+  }
+
+  /**
+   * The contract checked by running it: each model once at the size its manifest's size rule
+   * gives (for a 16:9 frame, at the run's input height), every head's outputs fetched. A size the
+   * weights cannot take, maps not of the input's size, logits of another stride or channel count:
+   * exit 4 naming the manifest's field and what the weights do instead.
+   */
+  async probe(): Promise<void> {
+    const runs = this.models.map((m, i) => {
+      const size = this.inputSizeFor(16, 9, i);
+      const tensor = new ort.Tensor('uint8', new Uint8Array(size.height * size.width * 3), [1, size.height, size.width, 3]);
+      return { session: m.session, feeds: { [m.manifest.input.name]: tensor }, fetches: probeFetches(m.manifest), size };
+    });
+    for (const [i, run] of runs.entries()) {
+      const m = this.models[i]!;
+      let outputs: Record<string, TensorData>;
+      try {
+        [outputs] = (await this.worker.runAll([run])) as [Record<string, TensorData>];
+      } catch (e) {
+        throw contractError(m, [`size: the weights do not run at ${run.size.width}x${run.size.height}, a size the manifest's rule gives (${describeRule(m.manifest.size)}), so the network takes other sides than the rule's stride and offset give (${shortError(e).split(' Status Message:')[0]!.slice(0, 160)})`]);
+      }
+      const problems = probeProblems(m.manifest, run.size, outputs);
+      if (problems.length) throw contractError(m, problems);
+    }
   }
 
   /** One run at a typical size, so the first real frame does not pay for graph set-up. */
@@ -474,12 +506,18 @@ function providerConfig(provider: Provider, opts: EngineOptions): ort.InferenceS
   }
 }
 
-/** One line saying why a provider did not start, without onnxruntime's source paths. */
-export function explainFailure(provider: Provider, thrown: unknown, probe: DeviceProbe): string {
+/** onnxruntime's error as one line, without its source paths. */
+function shortError(thrown: unknown): string {
   const full = messageOf(thrown);
   const first = (full.split('\n').find((l) => l.trim()) ?? full).trim();
   // "/onnxruntime_src/.../file.cc:136 fn(...) cond was false. Real message" -> "Real message"
-  const short = first.replace(/^\/onnxruntime_src\/\S+\s.*?(?:was false\.|\]\s)\s*/, '').slice(0, 300);
+  return first.replace(/^\/onnxruntime_src\/\S+\s.*?(?:was false\.|\]\s)\s*/, '').slice(0, 300);
+}
+
+/** One line saying why a provider did not start, without onnxruntime's source paths. */
+export function explainFailure(provider: Provider, thrown: unknown, probe: DeviceProbe): string {
+  const full = messageOf(thrown);
+  const short = shortError(thrown);
   if (provider === 'webgpu' && /adapter|vkCreateInstance|vulkan/i.test(full)) {
     return `Dawn found no usable Vulkan adapter (${short}; Vulkan here: ${describeVulkan(probe)})`;
   }
@@ -507,6 +545,57 @@ function deviceHint(provider: Provider, probe: DeviceProbe): string {
   }
 }
 
+/** Every output the manifest names: each head's map and its logits. */
+function probeFetches(m: ModelManifest): string[] {
+  const { classes, drivable, lanes } = m.heads;
+  return [...(classes ? [classes.labels, classes.logits.name] : []), ...[drivable, lanes].flatMap((h) => (h ? [h.mask, h.logits.name] : []))];
+}
+
+function describeRule(rule: ModelManifest['size']): string {
+  return rule.rule === 'fixed' ? `fixed ${rule.width}x${rule.height}` : `dynamic, sides ${rule.stride}k${rule.offset ? `+${rule.offset}` : ''}`;
+}
+
+/** What the probe's outputs show against the manifest, each naming the field it contradicts. */
+function probeProblems(m: ModelManifest, size: InputSize, outputs: Record<string, TensorData>): string[] {
+  const problems: string[] = [];
+  const input = `${size.width}x${size.height}`;
+  /** False (and said once per model) when the map is not of the input's size. */
+  const checkMap = (head: string, name: string): boolean => {
+    const [, h, w] = outputs[name]!.dims;
+    if (h === size.height && w === size.width) return true;
+    if (!problems.some((p) => p.startsWith('size:'))) {
+      problems.push(`size: for a ${input} input (${describeRule(m.size)}) the ${head} head's "${name}" is ${w}x${h}: the network takes other sides than the rule's stride and offset give`);
+    }
+    return false;
+  };
+  const checkLogits = (field: string, logits: { name: string; stride: number }, channels: number) => {
+    const [, c, h, w] = outputs[logits.name]!.dims as [number, number, number, number];
+    if (c !== channels) problems.push(`${field}.channels: the weights give ${c} channels of "${logits.name}", the manifest says ${channels}`);
+    // A head's logits are the input's size over the stride, give or take the rounding of its edge cells.
+    if (Math.abs(h - size.height / logits.stride) > 1 || Math.abs(w - size.width / logits.stride) > 1) {
+      const actual = Math.round(size.height / h);
+      problems.push(`${field}.stride: ${logits.stride}, but the weights give ${w}x${h} "${logits.name}" for a ${input} input: stride ${actual}`);
+    }
+  };
+  const { classes, drivable, lanes } = m.heads;
+  if (classes) {
+    if (checkMap('classes', classes.labels)) checkLogits('heads.classes.logits', classes.logits, classes.logits.channels);
+  }
+  for (const [name, head] of [['drivable', drivable], ['lanes', lanes]] as const) {
+    if (!head) continue;
+    if (checkMap(name, head.mask)) checkLogits(`heads.${name}.logits`, head.logits, 2);
+  }
+  return problems;
+}
+
+function contractError(m: LoadedModel, problems: string[]): RoadsegError {
+  return new RoadsegError(`model graph does not match manifest "${m.manifest.id}": ${problems.join('; ')}`, {
+    where: m.weightsPath,
+    hint: `correct the manifest (${m.manifest.manifestPath}) to what the weights do, or use the weights it was written for`,
+    exitCode: ExitCode.model,
+  });
+}
+
 /**
  * The graph's real input and outputs must be what the manifest's heads say: every output present,
  * of its type, logits with the declared channels (two for a binary head). Names each difference.
@@ -522,6 +611,9 @@ function checkContract(session: WorkerSession, m: ModelManifest, path: string): 
     // NHWC with 3 channels last; a symbolic last dim is accepted unless dim 1 is 3 (then it is NCHW).
     const channelsLast = s.length === 4 && (typeof s[3] === 'number' ? s[3] === 3 : s[1] !== 3);
     if (!channelsLast) problems.push(`input "${m.input.name}" has shape [${s.join(',')}], expected [N,H,W,3] (NHWC)`);
+    if (m.size.rule === 'dynamic' && s.length === 4 && typeof s[1] === 'number' && typeof s[2] === 'number') {
+      problems.push(`size: the rule is dynamic, but input "${m.input.name}" takes only ${s[2]}x${s[1]} (shape [${s.join(',')}]): declare "size": {"rule": "fixed", "height": ${s[1]}, "width": ${s[2]}}`);
+    }
     if (m.size.rule === 'fixed' && s.length === 4 && (s[1] !== m.size.height || s[2] !== m.size.width)) {
       problems.push(`input "${m.input.name}" has shape [${s.join(',')}], expected fixed [N,${m.size.height},${m.size.width},3]`);
     }

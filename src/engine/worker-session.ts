@@ -3,6 +3,7 @@
  * interface the engine uses. Inputs are copied to the worker (the caller may reuse them); outputs
  * come back transferred, without a copy. Several sessions' runs go in one round trip.
  */
+import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -11,6 +12,27 @@ import type { TensorData, WorkerReply, WorkerRequest } from './worker-protocol.j
 
 /** The compiled worker (tests run the TypeScript sources, but a worker needs JavaScript). */
 const workerScript = join(packageRoot, 'dist', 'src', 'engine', 'inference-worker.js');
+
+/**
+ * The worker thread's stack, MiB. onnxruntime's telemetry matches the process's command line
+ * (/proc/self/cmdline) with a recursive std::regex when its first session is created: about 300
+ * bytes of stack per character, so a long command line (a 16 KB --token, a shell-expanded list of
+ * a thousand images) overflowed the worker's default 4 MiB and the process died of SIGSEGV. The
+ * command line cannot be hidden from it (a worker's own argv does not change /proc/self/cmdline),
+ * so the stack is sized to it, with a factor 2 to spare; only the pages used are ever committed.
+ */
+export function workerStackMb(cmdlineBytes = commandLineBytes()): number {
+  return 4 + Math.ceil((cmdlineBytes * 600) / 2 ** 20);
+}
+
+function commandLineBytes(): number {
+  try {
+    return readFileSync('/proc/self/cmdline').length;
+  } catch {
+    // No /proc (not Linux): the arguments as Node holds them.
+    return process.argv.reduce((n, a) => n + Buffer.byteLength(a) + 1, 0);
+  }
+}
 
 type Created = Extract<WorkerReply, { kind: 'created' }>;
 type Pending = { resolve: (r: WorkerReply) => void; reject: (e: Error) => void };
@@ -42,7 +64,7 @@ export class InferenceWorker {
   }
 
   static start(): InferenceWorker {
-    return new InferenceWorker(new Worker(workerScript));
+    return new InferenceWorker(new Worker(workerScript, { argv: [], execArgv: [], resourceLimits: { stackSizeMb: workerStackMb() } }));
   }
 
   call(req: DistributiveOmit<WorkerRequest, 'id'>): Promise<WorkerReply> {

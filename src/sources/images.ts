@@ -1,11 +1,12 @@
 /** Still images: reading one with a clear error, and expanding files, folders and globs into a list. */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
 import { imageExtensions } from '../core/uri.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
 import { cv, type Mat } from '../util/cv.js';
 import { expandInputs } from '../util/glob.js';
-import type { LabelMap } from '../core/labelmap.js';
+import { labelMap, type LabelMap } from '../core/labelmap.js';
+import { LabelPngError, decodeLabelPng, isPng } from '../stages/indexed-png.js';
 import { matToLabels } from '../stages/postprocess.js';
 
 /** Scale from each deeper sample type to 8 bits: 16-bit PNG / TIFF, float TIFF (0..1). */
@@ -70,12 +71,37 @@ export function expandImageInputs(inputs: readonly string[]): string[] {
   return expandInputs(inputs, { noun: 'images', extensions: imageExtensions, mustExist: false });
 }
 
-/** A label image (one channel of class ids) as a label map; the decoded Mat is released. */
+/**
+ * A label image (one channel of class ids) as a label map. PNGs are decoded here, by index: OpenCV
+ * expands a palette to its colours (roadseg's own `segment` labels are palette PNGs) and would read
+ * them as grey levels. Anything that is not one 8-bit id per pixel is refused, naming the file.
+ */
 export function readLabels(path: string): LabelMap {
-  const mat = readImage(path, { flags: cv.IMREAD_GRAYSCALE });
+  if (!existsSync(path)) throw new RoadsegError(`label image not found: ${path}`, { where: resolve(path), hint: 'check the path', exitCode: ExitCode.input });
+  if (statSync(path).isDirectory()) throw new RoadsegError(`expected a label image, got a directory: ${path}`, { where: resolve(path), exitCode: ExitCode.input });
+  const bytes = readFileSync(path);
+  if (isPng(bytes)) {
+    try {
+      const d = decodeLabelPng(bytes);
+      return labelMap(d.ids, d.height, d.width);
+    } catch (e) {
+      if (e instanceof LabelPngError) throw notLabels(path, e.message);
+      throw e;
+    }
+  }
+  const mat = decode(path, cv.IMREAD_UNCHANGED);
   try {
+    if (mat.channels !== 1 || mat.depth !== cv.CV_8U) throw notLabels(path, `${mat.channels} channel(s) of OpenCV sample type ${mat.depth}: class ids need one 8-bit channel`);
     return matToLabels(mat);
   } finally {
     mat.release();
   }
+}
+
+function notLabels(path: string, why: string): RoadsegError {
+  return new RoadsegError(`cannot read class ids from the label image ${path}: ${why}`, {
+    where: resolve(path),
+    hint: "labels are one class id per pixel: an 8-bit palette or grey PNG (Cityscapes *_labelTrainIds.png, roadseg segment's *_labels.png), 255 = ignore",
+    exitCode: ExitCode.input,
+  });
 }

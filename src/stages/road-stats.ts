@@ -118,6 +118,8 @@ export class RoadStats {
   constructor(readonly blockedBelowPct: number) {}
 
   add(signal: SignalMessage): void {
+    // The marker a failed source leaves once, when it stops, is not a frame.
+    if (signal.status === 'ended') return;
     this.frames++;
     this.firstPtsMs ??= signal.ptsMs;
     const s = (signal.ptsMs - this.firstPtsMs) / 1000;

@@ -1,7 +1,8 @@
-/** Reads an 8-bit indexed PNG as roadseg writes it (filter type 0 on every row): its indices and palette. */
+/** PNGs by hand: reading an 8-bit indexed PNG as roadseg writes it, and writing any PNG layout with any row filters. */
 import { readFileSync } from 'node:fs';
-import { inflateSync } from 'node:zlib';
+import { crc32, deflateSync, inflateSync } from 'node:zlib';
 
+/** Reads an 8-bit indexed PNG as roadseg writes it (filter type 0 on every row): its indices and palette. */
 export function readIndexedPng(file: string): { width: number; height: number; ids: Uint8Array; palette: Uint8Array } {
   const buf = readFileSync(file);
   let width = 0;
@@ -27,4 +28,46 @@ export function readIndexedPng(file: string): { width: number; height: number; i
     ids.set(raw.subarray(y * (width + 1) + 1, (y + 1) * (width + 1)), y * width);
   }
   return { width, height, ids, palette };
+}
+
+function chunk(type: string, data: Buffer): Buffer {
+  const out = Buffer.alloc(12 + data.length);
+  out.writeUInt32BE(data.length, 0);
+  out.write(type, 4, 'latin1');
+  data.copy(out, 8);
+  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
+  return out;
+}
+
+/** The forward PNG filter of one row (what an encoder writes), given the row above. */
+function filterRow(filter: number, row: Uint8Array, up: Uint8Array | undefined, bpp: number): Uint8Array {
+  const out = new Uint8Array(row.length);
+  for (let i = 0; i < row.length; i++) {
+    const a = i >= bpp ? row[i - bpp]! : 0;
+    const b = up ? up[i]! : 0;
+    const c = up && i >= bpp ? up[i - bpp]! : 0;
+    const p = a + b - c;
+    const paeth = Math.abs(p - a) <= Math.abs(p - b) && Math.abs(p - a) <= Math.abs(p - c) ? a : Math.abs(p - b) <= Math.abs(p - c) ? b : c;
+    const predicted = [0, a, b, (a + b) >> 1, paeth][filter]!;
+    out[i] = (row[i]! - predicted) & 0xff;
+  }
+  return out;
+}
+
+/** A PNG of packed sample rows; row y uses filter type filters[y % filters.length]. */
+export function png(opts: { width: number; height: number; depth: number; colour: number; rows: Uint8Array[]; filters?: number[]; interlace?: number; palette?: boolean }): Buffer {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(opts.width, 0);
+  ihdr.writeUInt32BE(opts.height, 4);
+  ihdr.set([opts.depth, opts.colour, 0, 0, opts.interlace ?? 0], 8);
+  const channels = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 }[opts.colour as 0 | 2 | 3 | 4 | 6];
+  const bpp = Math.max(1, (channels * opts.depth) / 8);
+  const filters = opts.filters ?? [0];
+  const raw = Buffer.concat(opts.rows.map((row, y) => Buffer.concat([Buffer.from([filters[y % filters.length]!]), filterRow(filters[y % filters.length]!, row, opts.rows[y - 1], bpp)])));
+  const parts = [Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr)];
+  if (opts.colour === 3) parts.push(chunk('PLTE', Buffer.alloc(256 * 3, 7)));
+  // The pixel data in two IDAT chunks, as encoders split it.
+  const z = deflateSync(raw);
+  parts.push(chunk('IDAT', z.subarray(0, z.length >> 1)), chunk('IDAT', z.subarray(z.length >> 1)), chunk('IEND', Buffer.alloc(0)));
+  return Buffer.concat(parts);
 }

@@ -1,21 +1,17 @@
 /**
- * Validates signal messages against the published JSON Schema (docs/signal.schema.json), with
- * zod's JSON Schema reader (zod is already a dependency: no separate validator package needed).
- * readSignal and the websocket test client call it, so every signal line the suite writes is checked.
+ * Validates signal messages against the published JSON Schema (docs/signal.schema.json) with the
+ * product's own check (src/core/signal-schema.ts), and also refuses fields the schema does not
+ * describe. readSignal and the websocket test client call it, so every signal line the suite
+ * writes is checked.
  */
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { z } from 'zod';
-import { repoRoot } from './paths.js';
+import { signalProblems as contractProblems, signalSchema as schemaOf, signalSchemaPath } from '../../src/core/signal-schema.js';
 
-export const signalSchemaPath = join(repoRoot, 'docs', 'signal.schema.json');
-export const signalSchema = JSON.parse(readFileSync(signalSchemaPath, 'utf8')) as { properties: Record<string, unknown> };
-const validator = z.fromJSONSchema(signalSchema as Parameters<typeof z.fromJSONSchema>[0]);
+export { signalSchemaPath };
+export const signalSchema = schemaOf();
 
 /** Problems with one message: schema violations, and fields the schema does not describe. */
 export function signalProblems(message: unknown): string[] {
-  const r = validator.safeParse(message);
-  const problems = r.success ? [] : [z.prettifyError(r.error)];
+  const problems = contractProblems(message);
   if (message && typeof message === 'object') {
     const undocumented = Object.keys(message).filter((k) => !(k in signalSchema.properties));
     if (undocumented.length) problems.push(`fields not in ${signalSchemaPath}: ${undocumented.join(', ')}`);
