@@ -3,11 +3,10 @@
 // that writes files; a run whose source fails still writes its --summary, with the failed
 // source's reason; `{source}` in --summary and --report gives one file per source. Each through
 // the real CLI, asserting the message, the exit status and that the input's bytes are unchanged.
-import { execFileSync } from 'node:child_process';
 import { linkSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runCli, type CliResult } from './helpers/cli.js';
+import { type CliResult, ffmpeg, runCli, testClip } from './helpers/cli.js';
 import { data, modelsDir, tempDir, videos } from './helpers/paths.js';
 import { readSignal } from './helpers/video.js';
 
@@ -15,10 +14,6 @@ const fast = ['--input-height', '65', '--models-dir', modelsDir, '--no-progress'
 const street = join(data, 'images/camvid/0001TP_008550.png');
 /** 2 s at 10 fps, 160x90: 20 frames. */
 let clip: string;
-
-function ffmpeg(...args: string[]): void {
-  execFileSync('ffmpeg', ['-nostdin', '-loglevel', 'error', '-y', ...args]);
-}
 
 /** A clean refusal: exit 2 with what, where and hint, no stack trace, before the model loads. */
 function expectRefused(r: CliResult, message: RegExp): void {
@@ -31,7 +26,7 @@ function expectRefused(r: CliResult, message: RegExp): void {
 
 beforeAll(() => {
   clip = join(tempDir(), 'clip.mp4');
-  ffmpeg('-f', 'lavfi', '-i', 'testsrc=size=160x90:rate=10:duration=2', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', clip);
+  testClip(clip);
 });
 
 describe('an output that is an input under another name', () => {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getManifest } from '../src/engine/registry.js';
 import { cv } from '../src/util/cv.js';
-import { runCli, startCli, type CliResult } from './helpers/cli.js';
+import { expectClean, expectWhereHint, ffmpeg, runCli, startCli, testClip } from './helpers/cli.js';
 import { data, modelsDir, tempDir } from './helpers/paths.js';
 import { readSignal } from './helpers/video.js';
 
@@ -17,21 +17,9 @@ const fast = ['--input-height', '65', '--models-dir', modelsDir, '--no-progress'
 const street = join(data, 'images/camvid/0001TP_008550.png');
 let clip: string;
 
-function ffmpeg(...args: string[]): void {
-  execFileSync('ffmpeg', ['-nostdin', '-loglevel', 'error', '-y', ...args]);
-}
-
-function expectClean(r: CliResult): void {
-  expect(r.stderr).not.toMatch(/internal error|\n\s+at .*:\d+:\d+|terminate called|Napi::Error|Unhandled|\uFEFF/);
-  expect(r.signal).toBeNull();
-}
-
-/** A RoadsegError's three lines. */
-const expectWhereHint = (r: CliResult) => expect(r.stderr).toMatch(/error: [^]*?\n\s+where: .*\n\s+hint: /);
-
 beforeAll(() => {
   clip = join(tempDir(), 'clip.mp4');
-  ffmpeg('-f', 'lavfi', '-i', 'testsrc=size=160x90:rate=10:duration=2', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', clip);
+  testClip(clip);
 });
 
 describe('pictures', () => {

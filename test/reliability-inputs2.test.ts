@@ -2,13 +2,12 @@
 // whose contract the weights break, label images for `eval`, and sources whose `{source}` names
 // collide in a topic or stream. Each through the real CLI: the message (what / where / hint), the
 // exit status, and what was written.
-import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ModelManifest } from '../src/core/model.js';
 import { getManifest } from '../src/engine/registry.js';
-import { runCli, type CliResult } from './helpers/cli.js';
+import { expectClean, expectWhereHint, ffmpeg, runCli, testClip } from './helpers/cli.js';
 import { data, modelsDir, tempDir } from './helpers/paths.js';
 import { png } from './helpers/png.js';
 import { decodeLabelPng } from '../src/stages/indexed-png.js';
@@ -16,21 +15,9 @@ import { decodeLabelPng } from '../src/stages/indexed-png.js';
 const fast = ['--input-height', '65', '--models-dir', modelsDir, '--no-progress'];
 let clip: string;
 
-function ffmpeg(...args: string[]): void {
-  execFileSync('ffmpeg', ['-nostdin', '-loglevel', 'error', '-y', ...args]);
-}
-
-function expectClean(r: CliResult): void {
-  expect(r.stderr).not.toMatch(/internal error|\n\s+at .*:\d+:\d+|terminate called|Napi::Error|Unhandled/);
-  expect(r.signal).toBeNull();
-}
-
-/** A RoadsegError's three lines. */
-const expectWhereHint = (r: CliResult) => expect(r.stderr).toMatch(/error: [^]*?\n\s+where: .*\n\s+hint: /);
-
 beforeAll(() => {
   clip = join(tempDir(), 'clip.mp4');
-  ffmpeg('-f', 'lavfi', '-i', 'testsrc=size=160x90:rate=10:duration=1', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', clip);
+  testClip(clip, 1);
 });
 
 describe('long command lines', () => {

@@ -2,11 +2,10 @@
 // every output finalised and the summary written, never by the signal itself, never as a source
 // failure of an inference abandoned by the stop. Racy by nature: each case is a loop of tries
 // through the real CLI, the second signal's delay varied over the tries.
-import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { startCli, type CliResult } from './helpers/cli.js';
+import { type CliResult, ffmpeg, startCli, testClip } from './helpers/cli.js';
 import { data, modelsDir, tempDir } from './helpers/paths.js';
 import { waitFor } from './helpers/servers.js';
 import { readBack, readSignal } from './helpers/video.js';
@@ -21,15 +20,11 @@ const heights = [65, 257];
 const tries = 10;
 let clips: [string, string];
 
-function ffmpeg(...args: string[]): void {
-  execFileSync('ffmpeg', ['-nostdin', '-loglevel', 'error', '-y', ...args]);
-}
-
 beforeAll(() => {
   const dir = tempDir();
   // 2 s at 10 fps, 160x90, run with --loop: the run is still going when the signals come.
   clips = [join(dir, 'a.mp4'), join(dir, 'b.mp4')];
-  ffmpeg('-f', 'lavfi', '-i', 'testsrc=size=160x90:rate=10:duration=2', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', clips[0]);
+  testClip(clips[0]);
   ffmpeg('-f', 'lavfi', '-i', 'testsrc2=size=160x90:rate=10:duration=2', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', clips[1]);
 });
 

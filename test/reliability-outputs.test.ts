@@ -5,7 +5,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli, startCli, type CliResult } from './helpers/cli.js';
+import { type CliResult, expectClean, ffmpeg, runCli, startCli, testClip } from './helpers/cli.js';
 import { cli, data, modelsDir, repoRoot, tempDir } from './helpers/paths.js';
 import { readBack, readSignal } from './helpers/video.js';
 
@@ -15,23 +15,13 @@ let dir: string;
 /** 2 s at 10 fps, 160x90: 20 frames. */
 let clip: string;
 
-function ffmpeg(...args: string[]): void {
-  execFileSync('ffmpeg', ['-nostdin', '-loglevel', 'error', '-y', ...args]);
-}
-
-/** No stack trace, no internal error, no native abort: what a user must never see. */
-function expectClean(r: CliResult): void {
-  expect(r.stderr).not.toMatch(/internal error|\n\s+at .*:\d+:\d+|terminate called|Napi::Error|Unhandled/);
-  expect(r.signal).toBeNull();
-}
-
 /** The model was not loaded: the run failed before it (the device line comes with the model). */
 const beforeModel = (r: CliResult) => expect(r.stderr).not.toMatch(/device: /);
 
 beforeAll(() => {
   dir = tempDir();
   clip = join(dir, 'clip.mp4');
-  ffmpeg('-f', 'lavfi', '-i', 'testsrc=size=160x90:rate=10:duration=2', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', clip);
+  testClip(clip);
 });
 
 /** A run whose stdout reader goes away after the first line, as `| head -1` does. */

@@ -11,7 +11,8 @@ import type { Rgb } from './palette.js';
 
 const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
-function chunk(type: string, data: Buffer): Buffer {
+/** One PNG chunk: length, type, data, CRC. */
+export function pngChunk(type: string, data: Buffer): Buffer {
   const out = Buffer.alloc(12 + data.length);
   out.writeUInt32BE(data.length, 0);
   out.write(type, 4, 'latin1');
@@ -34,7 +35,7 @@ export function encodeIndexedPng(labels: LabelMap, palette: readonly Rgb[]): Buf
   const raw = Buffer.alloc((width + 1) * height);
   const src = labels.data;
   for (let y = 0; y < height; y++) raw.set(src.subarray(y * width, (y + 1) * width), y * (width + 1) + 1);
-  return Buffer.concat([signature, chunk('IHDR', ihdr), chunk('PLTE', plte), chunk('IDAT', deflateSync(raw)), chunk('IEND', Buffer.alloc(0))]);
+  return Buffer.concat([signature, pngChunk('IHDR', ihdr), pngChunk('PLTE', plte), pngChunk('IDAT', deflateSync(raw)), pngChunk('IEND', Buffer.alloc(0))]);
 }
 
 /** A label image that cannot be read as class ids: what it is, and why not. */

@@ -43,3 +43,14 @@ export function expectClean(r: CliResult): void {
 export function ffmpeg(...args: string[]): void {
   execFileSync('ffmpeg', ['-nostdin', '-loglevel', 'error', '-y', ...args]);
 }
+
+/** A RoadsegError's three lines: what, where, hint. */
+export const expectWhereHint = (r: CliResult): void => {
+  expect(r.stderr).toMatch(/error: [^]*?\n\s+where: .*\n\s+hint: /);
+};
+
+/** A small test clip made with ffmpeg: 160x90 at 10 fps, `seconds` long (10 frames a second). */
+export function testClip(path: string, seconds = 2): string {
+  ffmpeg('-f', 'lavfi', '-i', `testsrc=size=160x90:rate=10:duration=${seconds}`, '-c:v', 'libx264', '-pix_fmt', 'yuv420p', path);
+  return path;
+}

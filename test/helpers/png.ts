@@ -1,6 +1,7 @@
 /** PNGs by hand: reading an 8-bit indexed PNG as roadseg writes it, and writing any PNG layout with any row filters. */
 import { readFileSync } from 'node:fs';
-import { crc32, deflateSync, inflateSync } from 'node:zlib';
+import { deflateSync, inflateSync } from 'node:zlib';
+import { pngChunk } from '../../src/stages/indexed-png.js';
 
 /** Reads an 8-bit indexed PNG as roadseg writes it (filter type 0 on every row): its indices and palette. */
 export function readIndexedPng(file: string): { width: number; height: number; ids: Uint8Array; palette: Uint8Array } {
@@ -30,15 +31,6 @@ export function readIndexedPng(file: string): { width: number; height: number; i
   return { width, height, ids, palette };
 }
 
-function chunk(type: string, data: Buffer): Buffer {
-  const out = Buffer.alloc(12 + data.length);
-  out.writeUInt32BE(data.length, 0);
-  out.write(type, 4, 'latin1');
-  data.copy(out, 8);
-  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
-  return out;
-}
-
 /** The forward PNG filter of one row (what an encoder writes), given the row above. */
 function filterRow(filter: number, row: Uint8Array, up: Uint8Array | undefined, bpp: number): Uint8Array {
   const out = new Uint8Array(row.length);
@@ -64,10 +56,10 @@ export function png(opts: { width: number; height: number; depth: number; colour
   const bpp = Math.max(1, (channels * opts.depth) / 8);
   const filters = opts.filters ?? [0];
   const raw = Buffer.concat(opts.rows.map((row, y) => Buffer.concat([Buffer.from([filters[y % filters.length]!]), filterRow(filters[y % filters.length]!, row, opts.rows[y - 1], bpp)])));
-  const parts = [Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', ihdr)];
-  if (opts.colour === 3) parts.push(chunk('PLTE', Buffer.alloc(256 * 3, 7)));
+  const parts = [Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), pngChunk('IHDR', ihdr)];
+  if (opts.colour === 3) parts.push(pngChunk('PLTE', Buffer.alloc(256 * 3, 7)));
   // The pixel data in two IDAT chunks, as encoders split it.
   const z = deflateSync(raw);
-  parts.push(chunk('IDAT', z.subarray(0, z.length >> 1)), chunk('IDAT', z.subarray(z.length >> 1)), chunk('IEND', Buffer.alloc(0)));
+  parts.push(pngChunk('IDAT', z.subarray(0, z.length >> 1)), pngChunk('IDAT', z.subarray(z.length >> 1)), pngChunk('IEND', Buffer.alloc(0)));
   return Buffer.concat(parts);
 }
