@@ -101,16 +101,22 @@ export function registerRun(program: Command): void {
     const total = totals.every((t) => t !== undefined) ? totals.reduce((a, b) => a + b, 0) : undefined;
     progress = flags.progress !== false ? startProgressBar(pipeline, total) : undefined;
     const status = flags.progress !== false && !progress && flags.statusInterval > 0 ? startStatusLines(pipeline, flags.statusInterval, () => road.online) : undefined;
-    let summary: RunSummary;
+    let failure: unknown;
     try {
-      summary = await pipeline.run();
+      await pipeline.run();
       progress?.stop(!interrupted.signal);
+    } catch (e) {
+      failure = e;
     } finally {
       progress?.stop(false);
       progress = undefined;
       status?.stop();
       interrupted.dispose();
     }
+    // A run of several sources where some failed still reports what the others did, marking the
+    // failed ones (then exits with the failure); one that failed before its first frame has nothing to report.
+    const summary = pipeline.summary();
+    if (failure !== undefined && (streams.length === 1 || summary.framesOut === 0)) throw failure;
     // The road statistics per source: keyed by source id when the run has several.
     const roads = road.summaries();
     const roadSummary = streams.length > 1 ? roads : roads[stream.sourceId] ?? Object.values(roads)[0];
@@ -118,6 +124,7 @@ export function registerRun(program: Command): void {
     if (flags.report) stderrLog(`report: ${flags.report}`);
     const sinks = Object.fromEntries(Object.entries(summary.sinks).filter(([name]) => name !== road.name));
     if (flags.summary) writeSummary(flags.summary, { ...summary, sinks, road: roadSummary, model: pipeline.context.manifest.id, device: pipeline.context.device, precision: pipeline.context.precision, source: stream, ...(streams.length > 1 && { streams }) });
+    if (failure !== undefined) throw failure;
     if (interrupted.signal) process.exitCode = interrupted.signal === 'SIGTERM' ? 143 : ExitCode.interrupted;
   });
 }

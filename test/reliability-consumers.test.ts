@@ -1,0 +1,108 @@
+// Issue 20, section 4: consumers that stall or go away. A per-source signal on a named pipe whose
+// reader leaves or stops reading, and a live MJPEG stream whose server stops answering (SIGSTOP).
+// Each through the real CLI, asserting states and their order, never timings.
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { startCli } from './helpers/cli.js';
+import { modelsDir, tempDir, videos } from './helpers/paths.js';
+import { waitFor } from './helpers/servers.js';
+import { readSignal } from './helpers/video.js';
+
+const fast = ['--input-height', '65', '--models-dir', modelsDir, '--no-progress'];
+const clipA = join(videos, 'udacity_vehicledet_test_video.mp4');
+const clipB = join(videos, 'udacity_vehicledet_pr2_test_small1.mp4');
+
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+});
+
+/**
+ * A reader of a named pipe: opens it (read-write, so the open neither waits for roadseg nor sees
+ * an end before roadseg opens it), says `ready`, then takes `lines` lines and exits, or with
+ * `lines` 0 holds it open and never reads.
+ */
+function pipeReader(path: string, lines: number): { child: ChildProcess; ready: Promise<void>; exited: Promise<string> } {
+  const code = `
+    const fs = require('node:fs'), net = require('node:net');
+    const fd = fs.openSync(process.argv[1], fs.constants.O_RDWR | fs.constants.O_NONBLOCK);
+    process.stdout.write('ready\\n');
+    const want = Number(process.argv[2]);
+    if (want > 0) {
+      let got = '';
+      const s = new net.Socket({ fd, readable: true, writable: false });
+      s.on('data', (d) => {
+        got += d;
+        const all = got.split('\\n');
+        if (all.length > want) { process.stdout.write(all.slice(0, want).join('\\n') + '\\n'); process.exit(0); }
+      });
+    } else setInterval(() => {}, 1000);`;
+  const child = spawn(process.execPath, ['-e', code, path, String(lines)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  children.push(child);
+  let out = '';
+  const ready = new Promise<void>((resolve, reject) => {
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      out += d;
+      if (out.startsWith('ready\n')) resolve();
+    });
+    child.once('exit', (c) => reject(new Error(`the pipe reader exited with ${c} before it was ready`)));
+  });
+  const exited = new Promise<string>((resolve) => child.once('exit', () => resolve(out.slice('ready\n'.length))));
+  return { child, ready, exited };
+}
+
+describe('a per-source signal on a named pipe', () => {
+  it('whose reader goes away: that source stops with a clear error, the other goes to its end, the summary marks it, exit 5', async () => {
+    const out = tempDir();
+    const fifo = join(out, 'udacity_vehicledet_test_video.jsonl');
+    execFileSync('mkfifo', [fifo]);
+    const reader = pipeReader(fifo, 3);
+    await reader.ready;
+    const run = startCli(['run', '--source', clipA, '--source', clipB, '--signal', join(out, '{source}.jsonl'), '--summary', join(out, 'summary.json'), '--duration', '2', ...fast]);
+    const r = await run.done;
+    expect(r.signal).toBeNull();
+    expect(r.code).toBe(5);
+    expect(r.stderr).toMatch(/error: the reader of the named pipe .*udacity_vehicledet_test_video\.jsonl went away after \d+ signal lines/);
+    expect(r.stderr).toMatch(/where: .*udacity_vehicledet_test_video\.jsonl/);
+    expect(r.stderr).toMatch(/hint: /);
+    expect(r.stderr).not.toMatch(/\n\s+at |internal error|Uncaught|Abort/);
+    expect((await reader.exited).trim().split('\n').map((l) => JSON.parse(l).frame)).toEqual([0, 1, 2]);
+    // The other source went on to its end: two seconds of a 25 fps clip, every line complete.
+    expect(readSignal(join(out, 'udacity_vehicledet_pr2_test_small1.jsonl')).map((l) => l.frame)).toEqual([...Array(50).keys()]);
+    const summary = JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8'));
+    expect(summary.sources['udacity_vehicledet_test_video.mp4'].failed).toMatch(/the reader of the named pipe .* went away/);
+    expect(summary.sources['udacity_vehicledet_pr2_test_small1.mp4'].failed).toBeUndefined();
+    expect(r.stderr).toMatch(/source udacity_vehicledet_test_video\.mp4: .*; failed: the reader of the named pipe/);
+  });
+
+  it('without a reader: a clear error for that source at its first line, never a hang', async () => {
+    const out = tempDir();
+    execFileSync('mkfifo', [join(out, 'udacity_vehicledet_test_video.jsonl')]);
+    const run = startCli(['run', '--source', clipA, '--source', clipB, '--signal', join(out, '{source}.jsonl'), '--duration', '0.5', ...fast]);
+    const r = await run.done;
+    expect(r.code).toBe(5);
+    expect(r.stderr).toMatch(/error: nobody reads the named pipe .*udacity_vehicledet_test_video\.jsonl/);
+    expect(readSignal(join(out, 'udacity_vehicledet_pr2_test_small1.jsonl'))).toHaveLength(13);
+  });
+
+  it('whose reader stops reading: the run is not held back and stops cleanly on SIGINT', async () => {
+    const out = tempDir();
+    const fifo = join(out, 'udacity_vehicledet_test_video.jsonl');
+    execFileSync('mkfifo', [fifo]);
+    const reader = pipeReader(fifo, 0);
+    await reader.ready;
+    const other = join(out, 'udacity_vehicledet_pr2_test_small1.jsonl');
+    const run = startCli(['run', '--source', clipA, '--source', clipB, '--signal', join(out, '{source}.jsonl'), '--loop', ...fast]);
+    // Far more lines than a pipe holds (64 KiB, about 70 lines) went to the stalled one meanwhile.
+    await waitFor(() => existsSync(other) && readSignal(other).length >= 200, 90_000, '200 lines of the other source');
+    run.child.kill('SIGINT');
+    const r = await run.done;
+    expect(r.code).toBe(130);
+    expect(r.stderr).not.toMatch(/\n\s+at |internal error/);
+    expect(r.stderr).toMatch(/sink signal .*udacity_vehicledet_test_video\.jsonl: lines \d+, dropped \d+, notSent \d+/);
+    const lines = readSignal(other);
+    expect(lines.every((l, i) => l.frame === i)).toBe(true);
+  });
+});
