@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startCli } from './helpers/cli.js';
 import { modelsDir, tempDir, videos } from './helpers/paths.js';
-import { waitFor } from './helpers/servers.js';
+import { freePort, waitFor } from './helpers/servers.js';
 import { readSignal } from './helpers/video.js';
 
 const fast = ['--input-height', '65', '--models-dir', modelsDir, '--no-progress'];
@@ -104,5 +104,56 @@ describe('a per-source signal on a named pipe', () => {
     expect(r.stderr).toMatch(/sink signal .*udacity_vehicledet_test_video\.jsonl: lines \d+, dropped \d+, notSent \d+/);
     const lines = readSignal(other);
     expect(lines.every((l, i) => l.frame === i)).toBe(true);
+  });
+});
+
+describe('a live MJPEG stream whose server stops answering (SIGSTOP)', () => {
+  /** An MJPEG-over-HTTP stream served by a local ffmpeg, as an IP camera would (as in test/reliability.test.ts). */
+  async function serveMjpeg(port: number): Promise<ChildProcess> {
+    const s = spawn('ffmpeg', ['-nostdin', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', join(videos, 'derived_camvid_0016E5_15fps_from_labelled_frames.mp4'), '-an', '-c:v', 'mjpeg', '-q:v', '6', '-f', 'mpjpeg', '-listen', '1', `http://127.0.0.1:${port}/cam.mjpg`], { stdio: 'ignore' });
+    children.push(s);
+    // Listening, seen without connecting (the server takes one client).
+    await waitFor(() => execFileSync('ss', ['-ltnH', `sport = :${port}`], { encoding: 'utf8' }).includes(`:${port}`), 20_000, 'ffmpeg listening');
+    return s;
+  }
+
+  it('stale lines first, then offline; meanwhile /healthz is 503, roadseg_source_online 0 and the signal stale', async () => {
+    const port = await freePort();
+    const metricsPort = await freePort();
+    const out = tempDir();
+    const signal = join(out, 's.jsonl');
+    const server = await serveMjpeg(port);
+    const run = startCli(['run', `http://127.0.0.1:${port}/cam.mjpg`, '--signal', signal, '--metrics-port', String(metricsPort), ...fast]);
+    const lines = () => (existsSync(signal) ? readSignal(signal) : []);
+    const probe = async () => {
+      const health = await fetch(`http://127.0.0.1:${metricsPort}/healthz`);
+      const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+      return { status: health.status, body: await health.text(), online: /^roadseg_source_online (\S+)$/m.exec(metrics)?.[1] };
+    };
+    await waitFor(() => lines().filter((l) => l.status === 'ok').length >= 5, 60_000, '5 ok lines');
+    expect(await probe()).toMatchObject({ status: 200, online: '1' });
+    server.kill('SIGSTOP');
+    await waitFor(() => lines().some((l) => l.status === 'stale'), 30_000, 'a stale line');
+    const stalled = await probe();
+    expect(stalled.status).toBe(503);
+    expect(stalled.body).toMatch(/^(stale|offline): /);
+    expect(stalled.online).toBe('0');
+    await waitFor(() => lines().some((l) => l.sourceState === 'offline'), 60_000, 'an offline line');
+    const offline = await probe();
+    expect(offline).toMatchObject({ status: 503, online: '0' });
+    expect(offline.body).toMatch(/^offline: reconnecting/);
+    expect(run.err()).toMatch(/source offline: /);
+    run.child.kill('SIGINT');
+    const r = await run.done;
+    server.kill('SIGKILL');
+    expect(r.code).toBe(130);
+    const all = readSignal(signal);
+    // ok lines, then stale ones that say stale, then stale ones that say offline: in this order.
+    const pattern = all.map((l) => (l.status === 'stale' ? (l.sourceState === 'stale' ? 's' : l.sourceState === 'offline' ? 'f' : '?') : 'o')).join('').replace(/(.)\1+/g, '$1');
+    expect(pattern).toBe('osf');
+    for (const l of all.filter((x) => x.status === 'stale')) expect(l).toMatchObject({ drivablePct: null, egoCorridorPct: null, roadEdges: [] });
+    expect(all.every((l, i) => i === 0 || l.frame > all[i - 1]!.frame)).toBe(true);
+    expect(r.stderr.indexOf('source stale: ')).toBeGreaterThan(0);
+    expect(r.stderr.indexOf('source stale: ')).toBeLessThan(r.stderr.indexOf('source offline: '));
   });
 });

@@ -384,7 +384,7 @@ export function createGraph(parts: GraphParts): PipelineHandle {
           return true;
         }
         drop(lane, f.reason);
-        sendStale(lane, staleSignal(f, origin));
+        sendStale(lane, staleSignal(f, origin, Date.now(), 'stale', f.state));
         leave(lane);
         return false;
       }),

@@ -5,12 +5,12 @@ import type { SignalMessage } from '../../src/core/signal.js';
 import { LiveMetrics } from '../../src/sinks/live-metrics.js';
 import { parsePrometheus } from '../helpers/prometheus.js';
 
-const ctx = { stream: { fps: 25 }, stats: { framesIn: 3, framesOut: 3, drops: new Map([['stream offline, reconnecting', 2]]) } } as unknown as PipelineContext;
+const ctx = { stream: { fps: 25, sourceId: 'cam' }, streams: [{ fps: 25, sourceId: 'cam' }], stats: { framesIn: 3, framesOut: 3, drops: new Map([['stream offline, reconnecting', 2]]) } } as unknown as PipelineContext;
 const frame = { timings: { queueMs: 1, preprocessMs: 2, inferMs: 30, analyseMs: 3, renderMs: 4, sinksMs: 0 } } as unknown as ProcessedFrame;
-const signal = (status: 'ok' | 'stale', pct: number | null) => ({ status, latencyMs: 40, drivablePct: pct, egoCorridorPct: pct }) as SignalMessage;
+const signal = (status: 'ok' | 'stale', pct: number | null, sourceState?: 'stale' | 'offline') => ({ source: 'cam', status, ...(sourceState && { sourceState }), latencyMs: 40, drivablePct: pct, egoCorridorPct: pct }) as SignalMessage;
 
 describe('LiveMetrics', () => {
-  it('is healthy while frames flow or while the source retries, and not before, after a stall, or at the end', () => {
+  it('is healthy while frames flow, and not before, while the source is stale or offline, after a stall, or at the end', () => {
     let now = 1000;
     const m = new LiveMetrics(() => now);
     expect(m.health().ok).toBe(false);
@@ -19,9 +19,19 @@ describe('LiveMetrics', () => {
     m.frame(frame);
     m.signal(signal('ok', 50));
     expect(m.health().ok).toBe(true);
-    now += 4000;
-    m.signal(signal('stale', null));
-    expect(m.health()).toEqual({ ok: true, status: 'ok: source offline, retrying' });
+    expect(parsePrometheus(m.prometheus()).value('roadseg_source_online')).toBe(1);
+    now += 1000;
+    m.signal(signal('stale', null, 'stale'));
+    expect(m.health()).toEqual({ ok: false, status: 'stale: no frame for a while' });
+    expect(parsePrometheus(m.prometheus()).value('roadseg_source_online')).toBe(0);
+    now += 3000;
+    m.signal(signal('stale', null, 'offline'));
+    expect(m.health()).toEqual({ ok: false, status: 'offline: reconnecting' });
+    expect(parsePrometheus(m.prometheus()).value('roadseg_source_online')).toBe(0);
+    now += 100;
+    m.frame(frame);
+    m.signal(signal('ok', 50));
+    expect(m.health().ok).toBe(true);
     now += 6000;
     expect(m.health().ok).toBe(false);
     expect(m.health().status).toMatch(/^stalled: nothing for 6\.0 s/);
