@@ -100,7 +100,7 @@ export function registerRun(program: Command): void {
     const totals = streams.map((s, i) => plannedFrames(s, { ...config, ...entries[i], freshest: freshest(i) }));
     const total = totals.every((t) => t !== undefined) ? totals.reduce((a, b) => a + b, 0) : undefined;
     progress = flags.progress !== false ? startProgressBar(pipeline, total) : undefined;
-    const status = flags.progress !== false && !progress && flags.statusInterval > 0 ? startStatusLines(pipeline, flags.statusInterval, () => road.online) : undefined;
+    const status = flags.progress !== false && !progress && flags.statusInterval > 0 ? startStatusLines(pipeline, flags.statusInterval, () => road.sourceState) : undefined;
     let failure: unknown;
     try {
       await pipeline.run();

@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { PipelineContext, ProcessedFrame, Sink } from '../core/sink.js';
 import type { SignalMessage } from '../core/signal.js';
+import type { SourceState } from '../core/frame.js';
 import { RoadStats, type RoadSummary } from '../stages/road-stats.js';
 import { cv } from '../util/cv.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
@@ -24,8 +25,8 @@ export class RoadReportSink implements Sink {
   readonly policy = 'every' as const;
   /** Per source id, in the order of their first frames. */
   readonly road = new Map<string, RoadStats>();
-  /** False while a live source is offline (its last message was stale). */
-  online = true;
+  /** A live source's state as its last message gave it (core/frame.ts SourceState): stale, then offline, while it has no picture. */
+  sourceState: SourceState = 'online';
   private context: PipelineContext | undefined;
   private kept: ContactFrame[] = [];
   private step = 1;
@@ -48,7 +49,7 @@ export class RoadReportSink implements Sink {
   }
 
   async write(frame: ProcessedFrame): Promise<void> {
-    this.online = true;
+    this.sourceState = 'online';
     this.statsOf(frame.signal.source).add(frame.signal);
     this.firstPtsMs ??= frame.meta.ptsMs;
     if (!this.path || this.seen++ % this.step !== 0) return;
@@ -66,7 +67,7 @@ export class RoadReportSink implements Sink {
   }
 
   writeSignal(message: SignalMessage): void {
-    this.online = message.status !== 'stale';
+    this.sourceState = message.status === 'stale' ? message.sourceState ?? 'offline' : 'online';
     this.statsOf(message.source).add(message);
   }
 
