@@ -2,7 +2,7 @@
 // reader leaves or stops reading, and a live MJPEG stream whose server stops answering (SIGSTOP).
 // Each through the real CLI, asserting states and their order, never timings.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { startCli } from './helpers/cli.js';
@@ -118,6 +118,42 @@ describe('a live MJPEG stream whose server stops answering (SIGSTOP)', () => {
     return s;
   }
 
+  /** /healthz's status and line, and roadseg_source_online, from the metrics server. */
+  async function probe(metricsPort: number) {
+    const health = await fetch(`http://127.0.0.1:${metricsPort}/healthz`);
+    const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    return { status: health.status, body: await health.text(), online: /^roadseg_source_online (\S+)$/m.exec(metrics)?.[1] };
+  }
+
+  it('a stall shorter than the offline time: stale, then online again, the three outputs agreeing each time', async () => {
+    const port = await freePort();
+    const metricsPort = await freePort();
+    const out = tempDir();
+    const signal = join(out, 's.jsonl');
+    const config = join(out, 'config.json');
+    writeFileSync(config, JSON.stringify({ stall: { staleAfterFrames: 5, offlineAfterS: 600 } }));
+    const server = await serveMjpeg(port);
+    const run = startCli(['run', `http://127.0.0.1:${port}/cam.mjpg`, '--signal', signal, '--metrics-port', String(metricsPort), '--config', config, ...fast]);
+    const lines = () => (existsSync(signal) ? readSignal(signal) : []);
+    await waitFor(() => lines().filter((l) => l.status === 'ok').length >= 3, 60_000, '3 ok lines');
+    server.kill('SIGSTOP');
+    await waitFor(() => lines().some((l) => l.status === 'stale'), 30_000, 'a stale line');
+    expect(await probe(metricsPort)).toMatchObject({ status: 503, body: 'stale: no frame for a while\n', online: '0' });
+    server.kill('SIGCONT');
+    await waitFor(() => run.err().includes('source back online'), 30_000, 'back online');
+    await waitFor(() => lines().at(-1)?.status !== 'stale', 30_000, 'an ok line after the stale ones');
+    expect(await probe(metricsPort)).toMatchObject({ status: 200, online: '1' });
+    run.child.kill('SIGINT');
+    const r = await run.done;
+    server.kill('SIGKILL');
+    expect(r.code).toBe(130);
+    const pattern = readSignal(signal).map((l) => (l.status === 'stale' ? (l.sourceState === 'stale' ? 's' : 'f') : 'o')).join('').replace(/(.)\1+/g, '$1');
+    // (A loaded machine may see a short stall of its own before; the order is what counts.)
+    expect(pattern).toMatch(/^(s?o)+$/);
+    expect(pattern).toContain('oso');
+    expect(r.stderr).not.toMatch(/source offline/);
+  });
+
   it('stale lines first, then offline; meanwhile /healthz is 503, roadseg_source_online 0 and the signal stale', async () => {
     const port = await freePort();
     const metricsPort = await freePort();
@@ -126,21 +162,16 @@ describe('a live MJPEG stream whose server stops answering (SIGSTOP)', () => {
     const server = await serveMjpeg(port);
     const run = startCli(['run', `http://127.0.0.1:${port}/cam.mjpg`, '--signal', signal, '--metrics-port', String(metricsPort), ...fast]);
     const lines = () => (existsSync(signal) ? readSignal(signal) : []);
-    const probe = async () => {
-      const health = await fetch(`http://127.0.0.1:${metricsPort}/healthz`);
-      const metrics = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-      return { status: health.status, body: await health.text(), online: /^roadseg_source_online (\S+)$/m.exec(metrics)?.[1] };
-    };
     await waitFor(() => lines().filter((l) => l.status === 'ok').length >= 5, 60_000, '5 ok lines');
-    expect(await probe()).toMatchObject({ status: 200, online: '1' });
+    expect(await probe(metricsPort)).toMatchObject({ status: 200, online: '1' });
     server.kill('SIGSTOP');
     await waitFor(() => lines().some((l) => l.status === 'stale'), 30_000, 'a stale line');
-    const stalled = await probe();
+    const stalled = await probe(metricsPort);
     expect(stalled.status).toBe(503);
     expect(stalled.body).toMatch(/^(stale|offline): /);
     expect(stalled.online).toBe('0');
     await waitFor(() => lines().some((l) => l.sourceState === 'offline'), 60_000, 'an offline line');
-    const offline = await probe();
+    const offline = await probe(metricsPort);
     expect(offline).toMatchObject({ status: 503, online: '0' });
     expect(offline.body).toMatch(/^offline: reconnecting/);
     expect(run.err()).toMatch(/source offline: /);
@@ -151,7 +182,7 @@ describe('a live MJPEG stream whose server stops answering (SIGSTOP)', () => {
     const all = readSignal(signal);
     // ok lines, then stale ones that say stale, then stale ones that say offline: in this order.
     const pattern = all.map((l) => (l.status === 'stale' ? (l.sourceState === 'stale' ? 's' : l.sourceState === 'offline' ? 'f' : '?') : 'o')).join('').replace(/(.)\1+/g, '$1');
-    expect(pattern).toBe('osf');
+    expect(pattern).toMatch(/^(s?o)+sf$/);
     for (const l of all.filter((x) => x.status === 'stale')) expect(l).toMatchObject({ drivablePct: null, egoCorridorPct: null, roadEdges: [] });
     expect(all.every((l, i) => i === 0 || l.frame > all[i - 1]!.frame)).toBe(true);
     expect(r.stderr.indexOf('source stale: ')).toBeGreaterThan(0);

@@ -56,6 +56,7 @@ export class StreamSource implements FrameSource {
   private lastFrameAt = performance.now();
   private nextTickAt = 0;
   private closed = false;
+  private started = false;
   private readonly clockStart = performance.now();
   private readonly log: (line: string) => void;
   private readonly stall: StallOptions;
@@ -94,6 +95,11 @@ export class StreamSource implements FrameSource {
   }
 
   async read(): Promise<Frame | StaleTick | null> {
+    // The stall clock starts at the first read, not at the open: the model loads in between.
+    if (!this.started) {
+      this.started = true;
+      this.lastFrameAt = performance.now();
+    }
     for (;;) {
       if (this.closed) return null;
       if (this.current) {
