@@ -108,13 +108,22 @@ describe('a per-source signal on a named pipe', () => {
   });
 });
 
+/** Whether a socket listens on the loopback port, from /proc/net/tcp (state 0A), without connecting to it. */
+function listening(port: number): boolean {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  return readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+    .some((f) => f[1]?.endsWith(`:${hex}`) && f[3] === '0A');
+}
+
 describe('a live MJPEG stream whose server stops answering (SIGSTOP)', () => {
   /** An MJPEG-over-HTTP stream served by a local ffmpeg, as an IP camera would (as in test/reliability.test.ts). */
   async function serveMjpeg(port: number): Promise<ChildProcess> {
     const s = spawn('ffmpeg', ['-nostdin', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', join(videos, 'derived_camvid_0016E5_15fps_from_labelled_frames.mp4'), '-an', '-c:v', 'mjpeg', '-q:v', '6', '-f', 'mpjpeg', '-listen', '1', `http://127.0.0.1:${port}/cam.mjpg`], { stdio: 'ignore' });
     children.push(s);
     // Listening, seen without connecting (the server takes one client).
-    await waitFor(() => execFileSync('ss', ['-ltnH', `sport = :${port}`], { encoding: 'utf8' }).includes(`:${port}`), 20_000, 'ffmpeg listening');
+    await waitFor(() => listening(port), 20_000, 'ffmpeg listening');
     return s;
   }
 
