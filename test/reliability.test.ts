@@ -1,6 +1,6 @@
 // Issue 6: bad inputs, faults and interruptions, each through the real CLI, asserting what the user
 // sees (message, exit code) and that what was already produced survives.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -12,7 +12,7 @@ import { cv } from '../src/util/cv.js';
 import { expectClean, ffmpeg, runCli, startCli } from './helpers/cli.js';
 import { ElemType, buildOnnx, sha256, type ValueSpec } from './helpers/onnx.js';
 import { data, modelsDir, tempDir, videos } from './helpers/paths.js';
-import { freePort, isListening, waitFor } from './helpers/servers.js';
+import { freePort, serveMjpeg, waitFor } from './helpers/servers.js';
 import { readBack, readSignal } from './helpers/video.js';
 
 const fast = ['--input-height', '129', '--models-dir', modelsDir, '--no-progress'];
@@ -134,26 +134,24 @@ describe('live faults', () => {
   const servers: ChildProcess[] = [];
   afterAll(() => servers.forEach((s) => s.kill('SIGKILL')));
 
-  /** An MJPEG-over-HTTP stream served by a local ffmpeg, as an IP camera would. */
-  function serveMjpeg(port: number): ChildProcess {
-    const s = spawn('ffmpeg', ['-nostdin', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', join(videos, 'derived_camvid_0016E5_15fps_from_labelled_frames.mp4'), '-an', '-c:v', 'mjpeg', '-q:v', '6', '-f', 'mpjpeg', '-listen', '1', `http://127.0.0.1:${port}/cam.mjpg`], { stdio: 'ignore' });
-    servers.push(s);
-    return s;
-  }
+  const serveStream = async (port: number) => {
+    const server = await serveMjpeg(port, join(videos, 'derived_camvid_0016E5_15fps_from_labelled_frames.mp4'));
+    servers.push(server);
+    return server;
+  };
 
   it('a network stream that stops mid-run and comes back: offline, retried with backoff, resumed; the signal marks the gap stale', async () => {
     const port = await freePort();
     const out = tempDir();
     const signal = join(out, 's.jsonl');
-    let server = serveMjpeg(port);
-    await waitFor(() => isListening(port), 30_000, 'the MJPEG server');
+    let server = await serveStream(port);
     const run = startCli(['run', `http://127.0.0.1:${port}/cam.mjpg`, '--signal', signal, ...fast]);
     const lines = () => (existsSync(signal) ? readSignal(signal) : []);
     await waitFor(() => lines().filter((l) => l.status === 'ok').length >= 10, 60_000);
     server.kill('SIGKILL');
     await waitFor(() => run.err().includes('source offline'), 60_000);
     await waitFor(() => lines().filter((l) => l.status === 'stale').length >= 10, 60_000);
-    server = serveMjpeg(port);
+    server = await serveStream(port);
     await waitFor(() => run.err().includes('source back online'), 30_000);
     const okBefore = lines().filter((l) => l.status === 'ok').length;
     await waitFor(() => lines().filter((l) => l.status === 'ok').length >= okBefore + 10, 30_000);

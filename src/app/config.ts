@@ -6,6 +6,7 @@ import { deviceChoices } from '../engine/devices.js';
 import { overlayOpacity, precisionChoices } from '../core/model.js';
 import { videoQualities } from '../sinks/ffmpeg-encoder.js';
 import { defaultCorridor } from '../stages/drivable.js';
+import { defaultStall } from '../core/source.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
 
 const fraction = z.number().min(0).max(1);
@@ -74,6 +75,8 @@ export const defaults = {
     maxClients: 64,
     maxBufferedBytes: 1024 * 1024,
   },
+  /** A network stream's stall detector: stale after this many frame intervals without a frame, then offline (reconnecting) after this many seconds. */
+  stall: defaultStall,
   /** `run`: a status line every this many seconds when standard error is not a terminal. */
   statusIntervalS: 10,
   /** `run` and `report`: the ego corridor counts as blocked below this drivable share, %. */
@@ -160,6 +163,14 @@ export const PipelineConfigSchema = z
     inFlight: z.number().int().min(1).max(maxInFlight).optional(),
     /** Websocket and metrics server options (for ws:// and metrics:// sinks). */
     serve: ServeSchema.default(() => serveSettings()),
+    /** Network streams: when no frame for a while marks the source stale, and when it is given up as offline and reconnected. */
+    stall: z
+      .object({
+        staleAfterFrames: z.number().int().min(1).max(10_000).default(defaults.stall.staleAfterFrames),
+        offlineAfterS: z.number().positive().max(3600).default(defaults.stall.offlineAfterS),
+      })
+      .strict()
+      .default(() => ({ ...defaults.stall })),
   })
   .strict();
 
@@ -174,10 +185,11 @@ export const defaultInFlight = { lossless: 3, freshest: 1 } as const;
 export type PipelineConfig = z.infer<typeof PipelineConfigSchema>;
 
 /** Every source of a run as an entry, `source` first; the run's options fill what an entry leaves out. */
-export function sourceEntries(config: PipelineConfig): (SourceEntry & Required<Pick<SourceEntry, 'realtime' | 'loop' | 'stride' | 'fps'>>)[] {
+export function sourceEntries(config: PipelineConfig): (SourceEntry & Required<Pick<SourceEntry, 'realtime' | 'loop' | 'stride' | 'fps'>> & { stall: PipelineConfig['stall'] })[] {
   const all = [...(config.source ? [config.source] : []), ...config.sources].map((s) => (typeof s === 'string' ? { uri: s } : s));
-  const { realtime, loop, start, duration, stride, fps, live } = config;
+  const { realtime, loop, start, duration, stride, fps, live, stall } = config;
   return all.map((e) => ({
+    stall,
     realtime,
     loop,
     stride,

@@ -78,8 +78,8 @@ export function startProgressBar(p: PipelineHandle, total: number | undefined): 
   };
 }
 
-/** Without a terminal: `status:` lines every `intervalS` seconds. `online` says whether a live source delivers pictures. */
-export function startStatusLines(p: PipelineHandle, intervalS: number, online?: () => boolean): { stop(): void } {
+/** Without a terminal: `status:` lines every `intervalS` seconds. `state` is a live source's (online, stale, offline). */
+export function startStatusLines(p: PipelineHandle, intervalS: number, state?: () => string): { stop(): void } {
   let last = { frames: 0, at: performance.now() };
   const timer = setInterval(() => {
     const now = performance.now();
@@ -88,7 +88,7 @@ export function startStatusLines(p: PipelineHandle, intervalS: number, online?: 
     last = { frames, at: now };
     const drops = [...p.stats.drops.values()].reduce((a, b) => a + b, 0);
     const p95 = p.stats.latency.get('endToEnd')!.summary().p95;
-    const source = p.context.stream.live && online ? `, source ${online() ? 'online' : 'offline'}` : '';
+    const source = p.context.stream.live && state ? `, source ${state()}` : '';
     stderrLog(`status: ${frames} frames, ${fps.toFixed(1)} fps, ${drops} dropped, latency p95 ${p95.toFixed(0)} ms${source}`);
   }, intervalS * 1000);
   timer.unref();

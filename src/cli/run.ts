@@ -103,11 +103,11 @@ export function registerRun(program: Command): void {
     const totals = streams.map((s, i) => plannedFrames(s, { ...config, ...entries[i], freshest: freshest(i) }));
     const total = totals.every((t) => t !== undefined) ? totals.reduce((a, b) => a + b, 0) : undefined;
     progress = flags.progress !== false ? startProgressBar(pipeline, total) : undefined;
-    const status = flags.progress !== false && !progress && flags.statusInterval > 0 ? startStatusLines(pipeline, flags.statusInterval, () => road.online) : undefined;
+    const status = flags.progress !== false && !progress && flags.statusInterval > 0 ? startStatusLines(pipeline, flags.statusInterval, () => road.sourceState) : undefined;
     let summary: RunSummary | undefined;
     let failure: unknown;
     try {
-      summary = await pipeline.run();
+      await pipeline.run();
       progress?.stop(!interrupted.signal);
     } catch (e) {
       // A failed source still leaves a summary (with its `failed` reason), as it leaves the report.

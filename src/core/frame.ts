@@ -23,9 +23,18 @@ export interface Frame extends FrameMeta {
  */
 export interface StaleTick extends FrameMeta {
   stale: true;
+  /** The source's state at this tick: `stale` (no frame for a while, the stream still open) or `offline` (given up, reconnecting). */
+  state: Exclude<SourceState, 'online'>;
   /** Why there is no picture, for logs. */
   reason: string;
 }
+
+/**
+ * A live source's state, the one every output reads: `online` while frames come; `stale` once no
+ * frame came for the stall detector's frame intervals (the stream is still open and may resume);
+ * `offline` once it is given up and being reconnected. Stale always comes before offline.
+ */
+export type SourceState = 'online' | 'stale' | 'offline';
 
 export function isStale(f: Frame | StaleTick): f is StaleTick {
   return 'stale' in f;

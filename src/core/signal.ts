@@ -3,7 +3,7 @@
  * stdout, websocket). Versioned: consumers must check `v`; fields are only added within a version.
  */
 import type { CameraHealth, DrivableSummary, EdgeSample } from './analysis.js';
-import type { FrameMeta } from './frame.js';
+import type { FrameMeta, SourceState } from './frame.js';
 import type { Precision, Provider } from './model.js';
 
 export const signalVersion = 1 as const;
@@ -51,6 +51,8 @@ export interface SignalMessage extends FrameStamp {
    * source of a run with several sources failed and stopped (the others go on).
    */
   status: 'ok' | 'low-confidence' | 'camera-fault' | 'stale' | 'ended';
+  /** With status 'stale': the source's state, 'stale' (no frame for a while) then 'offline' (reconnecting). Added within v1. */
+  sourceState?: Exclude<SourceState, 'online'>;
   model: string;
   device: Provider;
   /** The scene model's weight precision. */
@@ -98,8 +100,8 @@ export function signalOf(meta: FrameMeta, summary: DrivableSummary, origin: Sign
 }
 
 /** A frame time at which the source had no picture (or no longer has one): null values, never repeated. */
-export function staleSignal(meta: FrameMeta, origin: SignalOrigin, nowMs = Date.now(), status: 'stale' | 'ended' = 'stale'): SignalMessage {
-  return { ...header(meta, origin, nowMs), status, drivablePct: null, egoCorridorPct: null, roadEdges: [], histogram: {}, confidence: null, freeSpace: [], hoodY: null, camera: null };
+export function staleSignal(meta: FrameMeta, origin: SignalOrigin, nowMs = Date.now(), status: 'stale' | 'ended' = 'stale', sourceState?: Exclude<SourceState, 'online'>): SignalMessage {
+  return { ...header(meta, origin, nowMs), status, ...(sourceState && { sourceState }), drivablePct: null, egoCorridorPct: null, roadEdges: [], histogram: {}, confidence: null, freeSpace: [], hoodY: null, camera: null };
 }
 
 function header(meta: FrameMeta, origin: SignalOrigin, nowMs: number) {

@@ -14,9 +14,22 @@ export interface SourceOptions {
   stride?: number;
   /** Frame rate of image folders (frames per second). */
   fps?: number;
+  /** A network stream's stall detector (default: `defaults.stall` in src/app/config.ts). */
+  stall?: StallOptions;
   /** Where sources report what happens to them (a stream going offline and back). */
   log?: (line: string) => void;
 }
+
+/** When a live stream without frames is marked stale, and when it is given up as offline. */
+export interface StallOptions {
+  /** No frame for this many frame intervals: the source is stale (stale lines, /healthz 503). */
+  staleAfterFrames: number;
+  /** No frame for this many seconds (at least the stale time and one interval more): offline, reconnecting. */
+  offlineAfterS: number;
+}
+
+/** The stall detector's defaults (the config schema's, `defaults.stall` in src/app/config.ts, are these). */
+export const defaultStall: Readonly<StallOptions> = { staleAfterFrames: 10, offlineAfterS: 5 };
 
 export interface FrameSource {
   readonly info: StreamInfo;

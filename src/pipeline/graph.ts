@@ -214,9 +214,23 @@ export function createGraph(parts: GraphParts): PipelineHandle {
     // Called as every frame leaves: nothing to do unless a live source is reconnecting.
     if (!lane.staleQueue.length) return;
     const oldest = lane.inGraph.size ? Math.min(...lane.inGraph) : Infinity;
-    while (lane.staleQueue.length && lane.staleQueue[0]!.frame < oldest) {
-      const m = lane.staleQueue.shift()!;
-      for (const s of lane.signalSinks) s.writeSignal!(m);
+    while (lane.staleQueue.length && lane.staleQueue[0]!.frame < oldest) signalTo(lane, lane.staleQueue.shift()!);
+  };
+
+  /**
+   * A message of the graph's own (stale, ended) to a lane's signal sinks. A sink that fails on it
+   * (the reader of its pipe went away) fails as it would on a frame: its own source stops, a shared
+   * sink stops the run; it never escapes as an uncaught error.
+   */
+  const signalTo = (lane: Lane, message: SignalMessage) => {
+    for (const s of lane.signalSinks) {
+      try {
+        s.writeSignal!(message);
+      } catch (e) {
+        const error = stepError('sinks', { index: message.frame, sourceId: lane.id }, lane.source, e);
+        if (!lane.own.includes(s)) failAll(error);
+        fail(lane, error, message.frame);
+      }
     }
   };
 
@@ -330,8 +344,7 @@ export function createGraph(parts: GraphParts): PipelineHandle {
     lane.stats.finish();
     if (lane.failure !== undefined && lanes.length > 1) {
       const meta: FrameMeta = { sourceId: lane.id, index: lane.stats.framesIn, ptsMs: 0, captureTimeMs: Date.now() };
-      const message = staleSignal(meta, origin, Date.now(), 'ended');
-      for (const s of lane.signalSinks) s.writeSignal!(message);
+      signalTo(lane, staleSignal(meta, origin, Date.now(), 'ended'));
     }
     for (const d of lane.latest) if (lane.own.includes(d.sink)) await d.settle().catch((e: unknown) => fail(lane, e));
     await closeSinks(lane.own);
@@ -380,7 +393,7 @@ export function createGraph(parts: GraphParts): PipelineHandle {
           return true;
         }
         drop(lane, f.reason);
-        sendStale(lane, staleSignal(f, origin));
+        sendStale(lane, staleSignal(f, origin, Date.now(), 'stale', f.state));
         leave(lane);
         return false;
       }),

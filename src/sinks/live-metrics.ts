@@ -7,6 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { PipelineContext, ProcessedFrame } from '../core/sink.js';
 import type { SignalMessage } from '../core/signal.js';
+import type { SourceState } from '../core/frame.js';
 import { sendText, type AccessRules, type Route } from './http-endpoint.js';
 
 /** Histogram bounds of the stage latencies, seconds. */
@@ -55,7 +56,8 @@ export class LiveMetrics {
   private readonly recent: number[] = [];
   private lastFrameAt = 0;
   private lastStaleAt = 0;
-  private online = false;
+  /** Each source's state as its last signal message gave it: the one state /healthz and roadseg_source_online read. */
+  private readonly states = new Map<string, SourceState | 'ended'>();
   private ended = false;
   private readonly sources = new Map<string, SourceSeries>();
   /** Other gauges of the serving sink (websocket clients). */
@@ -99,11 +101,12 @@ export class LiveMetrics {
   }
 
   signal(message: SignalMessage): void {
-    this.online = message.status !== 'stale';
-    if (this.online) this.latency.get('total')!.observe(message.latencyMs / 1000);
+    const state = message.status === 'stale' ? message.sourceState ?? 'offline' : message.status === 'ended' ? 'ended' : 'online';
+    this.states.set(message.source, state);
+    if (state === 'online') this.latency.get('total')!.observe(message.latencyMs / 1000);
     else this.lastStaleAt = this.now();
     const series = this.seriesOf(message.source);
-    series.online = this.online;
+    series.online = state === 'online';
     series.drivablePct = message.drivablePct;
     series.egoCorridorPct = message.egoCorridorPct;
   }
@@ -116,16 +119,26 @@ export class LiveMetrics {
     return (r.length - 1) / ((r[r.length - 1]! - r[0]!) / 1000);
   }
 
-  /** Healthy while frames flow, or while a live source is retrying (it sends stale ticks). */
+  /**
+   * Healthy while every source delivers pictures: a source that is stale (no frame for a while) or
+   * offline (reconnecting) is unhealthy, as its signal and `roadseg_source_online` say; so is a
+   * pipeline from which nothing at all came for a while (it is stuck, whatever its source does).
+   * A source of several that failed and ended is left out while others go on.
+   */
   health(): Health {
     if (this.ended) return { ok: false, status: 'stream ended' };
     if (!this.context || (!this.lastFrameAt && !this.lastStaleAt)) return { ok: false, status: 'starting: no frame yet' };
     const fps = this.context.stream.fps;
     const gap = Math.max(healthyGapMs, 10_000 / fps);
     const now = this.now();
-    if (this.online && now - this.lastFrameAt <= gap) return { ok: true, status: 'ok: frames flowing' };
-    if (!this.online && now - this.lastStaleAt <= gap) return { ok: true, status: 'ok: source offline, retrying' };
-    return { ok: false, status: `stalled: nothing for ${((now - Math.max(this.lastFrameAt, this.lastStaleAt)) / 1000).toFixed(1)} s` };
+    const quiet = now - Math.max(this.lastFrameAt, this.lastStaleAt);
+    if (quiet > gap) return { ok: false, status: `stalled: nothing for ${(quiet / 1000).toFixed(1)} s` };
+    const states = this.context.streams.map((s) => [s.sourceId, this.states.get(s.sourceId)] as const).filter(([, st]) => st !== 'ended');
+    if (states.length === 0) return { ok: false, status: 'stream ended' };
+    const down = states.filter(([, st]) => st !== 'online');
+    if (down.length === 0) return { ok: true, status: 'ok: frames flowing' };
+    const several = this.context.streams.length > 1;
+    return { ok: false, status: down.map(([id, st]) => `${st === 'stale' ? 'stale: no frame for a while' : st === 'offline' ? 'offline: reconnecting' : 'starting: no frame yet'}${several ? ` (${id})` : ''}`).join('; ') };
   }
 
   /** The exposition in the Prometheus text format. */
@@ -155,7 +168,7 @@ export class LiveMetrics {
     metric('roadseg_source_frames_total', 'counter', 'Frames of each source through the pipeline.', perSource((s) => s.frames));
     metric('roadseg_ego_corridor_percent', 'gauge', 'Drivable share of the ego corridor in the source\'s latest frame (NaN while it is offline).', perSource((s) => s.egoCorridorPct ?? NaN));
     metric('roadseg_drivable_percent', 'gauge', 'Drivable share of the source\'s latest frame (NaN while it is offline).', perSource((s) => s.drivablePct ?? NaN));
-    metric('roadseg_source_online', 'gauge', '1 while the source delivers pictures, 0 while it is offline or not started.', perSource((s) => (s.online ? 1 : 0)));
+    metric('roadseg_source_online', 'gauge', '1 while the source delivers pictures, 0 while it is stale, offline or not started (the state /healthz reads).', perSource((s) => (s.online ? 1 : 0)));
     for (const [name, g] of this.gauges) metric(name, 'gauge', g.help, [['', g.value()]]);
     return out.join('\n') + '\n';
   }

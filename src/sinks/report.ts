@@ -9,6 +9,7 @@ import { writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { PipelineContext, ProcessedFrame, Sink } from '../core/sink.js';
 import type { SignalMessage } from '../core/signal.js';
+import type { SourceState } from '../core/frame.js';
 import { RoadStats, type RoadSummary } from '../stages/road-stats.js';
 import { perSourcePath, redactUri } from '../core/uri.js';
 import { cv } from '../util/cv.js';
@@ -50,8 +51,8 @@ export class RoadReportSink implements Sink {
   readonly policy = 'every' as const;
   /** Per source id, in the order of their first frames. */
   readonly road = new Map<string, RoadStats>();
-  /** False while a live source is offline (its last message was stale). */
-  online = true;
+  /** A live source's state as its last message gave it (core/frame.ts SourceState): stale, then offline, while it has no picture. */
+  sourceState: SourceState = 'online';
   private context: PipelineContext | undefined;
   /** `{source}` in the path: one report per source, each with its own contact sheet. */
   private readonly perSource: boolean;
@@ -78,7 +79,7 @@ export class RoadReportSink implements Sink {
   }
 
   async write(frame: ProcessedFrame): Promise<void> {
-    this.online = true;
+    this.sourceState = 'online';
     this.statsOf(frame.signal.source).add(frame.signal);
     this.firstPtsMs ??= frame.meta.ptsMs;
     this.seen++;
@@ -95,7 +96,7 @@ export class RoadReportSink implements Sink {
   }
 
   writeSignal(message: SignalMessage): void {
-    this.online = message.status !== 'stale';
+    this.sourceState = message.status === 'stale' ? message.sourceState ?? 'offline' : 'online';
     this.statsOf(message.source).add(message);
   }
 

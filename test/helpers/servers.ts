@@ -133,3 +133,14 @@ export async function startMosquitto(opts: { user?: { name: string; password: st
   await server.start();
   return server;
 }
+
+/**
+ * An MJPEG-over-HTTP stream served by a local ffmpeg from a clip, looping, as an IP camera would;
+ * resolved once it listens (seen without connecting: it takes a single client). The caller kills it.
+ */
+export async function serveMjpeg(port: number, clip: string): Promise<ChildProcess> {
+  const server = spawn('ffmpeg', ['-nostdin', '-loglevel', 'error', '-re', '-stream_loop', '-1', '-i', clip, '-an', '-c:v', 'mjpeg', '-q:v', '6', '-f', 'mpjpeg', '-listen', '1', `http://127.0.0.1:${port}/cam.mjpg`], { stdio: 'ignore' });
+  await waitFor(() => isListening(port) || server.exitCode !== null, 60_000, 'ffmpeg listening');
+  if (server.exitCode !== null) throw new Error(`the MJPEG server exited (${server.exitCode})`);
+  return server;
+}

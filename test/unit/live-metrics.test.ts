@@ -5,23 +5,34 @@ import type { SignalMessage } from '../../src/core/signal.js';
 import { LiveMetrics } from '../../src/sinks/live-metrics.js';
 import { parsePrometheus } from '../helpers/prometheus.js';
 
-const ctx = { stream: { fps: 25, sourceId: 'cam' }, streams: [{ fps: 25, sourceId: 'cam' }, { fps: 25, sourceId: 'rear' }], stats: { framesIn: 3, framesOut: 3, drops: new Map([['stream offline, reconnecting', 2]]) } } as unknown as PipelineContext;
+const oneSource = { stream: { fps: 25, sourceId: 'cam' }, streams: [{ fps: 25, sourceId: 'cam' }], stats: { framesIn: 3, framesOut: 3, drops: new Map([['stream offline, reconnecting', 2]]) } } as unknown as PipelineContext;
+const twoSources = { stream: { fps: 25, sourceId: 'cam' }, streams: [{ fps: 25, sourceId: 'cam' }, { fps: 25, sourceId: 'rear' }], stats: { framesIn: 3, framesOut: 3, drops: new Map([['stream offline, reconnecting', 2]]) } } as unknown as PipelineContext;
 const frame = { meta: { sourceId: 'cam' }, timings: { queueMs: 1, preprocessMs: 2, inferMs: 30, analyseMs: 3, renderMs: 4, sinksMs: 0 } } as unknown as ProcessedFrame;
-const signal = (status: 'ok' | 'stale', pct: number | null) => ({ source: 'cam', status, latencyMs: 40, drivablePct: pct, egoCorridorPct: pct }) as SignalMessage;
+const signal = (status: 'ok' | 'stale', pct: number | null, sourceState?: 'stale' | 'offline') => ({ source: 'cam', status, ...(sourceState && { sourceState }), latencyMs: 40, drivablePct: pct, egoCorridorPct: pct }) as SignalMessage;
 
 describe('LiveMetrics', () => {
-  it('is healthy while frames flow or while the source retries, and not before, after a stall, or at the end', () => {
+  it('is healthy while frames flow, and not before, while the source is stale or offline, after a stall, or at the end', () => {
     let now = 1000;
     const m = new LiveMetrics(() => now);
     expect(m.health().ok).toBe(false);
-    m.open(ctx);
+    m.open(oneSource);
     expect(m.health()).toEqual({ ok: false, status: 'starting: no frame yet' });
     m.frame(frame);
     m.signal(signal('ok', 50));
     expect(m.health().ok).toBe(true);
-    now += 4000;
-    m.signal(signal('stale', null));
-    expect(m.health()).toEqual({ ok: true, status: 'ok: source offline, retrying' });
+    expect(parsePrometheus(m.prometheus()).value('roadseg_source_online', { source: 'cam' })).toBe(1);
+    now += 1000;
+    m.signal(signal('stale', null, 'stale'));
+    expect(m.health()).toEqual({ ok: false, status: 'stale: no frame for a while' });
+    expect(parsePrometheus(m.prometheus()).value('roadseg_source_online', { source: 'cam' })).toBe(0);
+    now += 3000;
+    m.signal(signal('stale', null, 'offline'));
+    expect(m.health()).toEqual({ ok: false, status: 'offline: reconnecting' });
+    expect(parsePrometheus(m.prometheus()).value('roadseg_source_online', { source: 'cam' })).toBe(0);
+    now += 100;
+    m.frame(frame);
+    m.signal(signal('ok', 50));
+    expect(m.health().ok).toBe(true);
     now += 6000;
     expect(m.health().ok).toBe(false);
     expect(m.health().status).toMatch(/^stalled: nothing for 6\.0 s/);
@@ -32,7 +43,7 @@ describe('LiveMetrics', () => {
   it('exposes the graph counters, a histogram per stage, and NaN road values while offline', () => {
     let now = 0;
     const m = new LiveMetrics(() => now);
-    m.open(ctx);
+    m.open(twoSources);
     for (let i = 0; i < 3; i++, now += 100) m.frame(frame), m.signal(signal('ok', 60));
     m.signal(signal('stale', null));
     m.gauge('roadseg_websocket_clients', 'clients', () => 2);

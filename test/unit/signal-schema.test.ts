@@ -25,12 +25,14 @@ describe('signal schema', () => {
     expect(signalProblems(signalOf(meta, summary, origin))).toEqual([]);
     expect(signalProblems(signalOf(meta, { ...summary, status: 'camera-fault', camera: { ...summary.camera, condition: 'frozen', stillFrames: 9 } }, origin))).toEqual([]);
     expect(signalProblems(staleSignal(meta, origin))).toEqual([]);
+    for (const state of ['stale', 'offline'] as const) expect(signalProblems(staleSignal(meta, origin, Date.now(), 'stale', state))).toEqual([]);
   });
 
   it('describes every field the code writes, and requires those every message has', () => {
     const fields = Object.keys(signalOf(meta, summary, origin)).sort();
     const lanes = [{ y: 0.6, left: 0.4, right: null }];
-    expect(Object.keys(signalSchema.properties).sort()).toEqual(Object.keys(signalOf(meta, { ...summary, lanes }, origin)).sort());
+    const optional = new Set([...Object.keys(signalOf(meta, { ...summary, lanes }, origin)), ...Object.keys(staleSignal(meta, origin, Date.now(), 'stale', 'offline'))]);
+    expect(Object.keys(signalSchema.properties).sort()).toEqual([...optional].sort());
     expect([...(signalSchema as unknown as { required: string[] }).required].sort()).toEqual(fields);
     expect(signalProblems(signalOf(meta, { ...summary, lanes }, origin))).toEqual([]);
   });

@@ -72,7 +72,7 @@ export class FakeSource implements FrameSource {
     const index = this.index++;
     if (index === this.opts.failAt) throw new Error(`source broke at ${index}`);
     const meta = { sourceId: this.info.sourceId, index, ptsMs: index * 40, captureTimeMs: Date.now() };
-    if (this.opts.staleAt?.includes(index)) return { ...meta, stale: true, reason: 'source offline' };
+    if (this.opts.staleAt?.includes(index)) return { ...meta, stale: true, state: 'offline', reason: 'source offline' };
     this.read$++;
     return { ...meta, image: this.ledger.mat(`frame ${index}`) };
   }
