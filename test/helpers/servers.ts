@@ -31,8 +31,9 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs:
 }
 
 /**
- * Whether some process listens on a loopback TCP port, read from the kernel's socket table: unlike
- * a test connection, this does not use up a server that takes a single client (ffmpeg -listen 1).
+ * Whether some process listens on a loopback TCP port (or has taken a client on it), read from the
+ * kernel's socket table: unlike a test connection, this does not use up a server that takes a
+ * single client (ffmpeg -listen 1).
  */
 export function isListening(port: number): boolean {
   const hex = port.toString(16).toUpperCase().padStart(4, '0');
@@ -43,10 +44,11 @@ export function isListening(port: number): boolean {
     } catch {
       return false;
     }
-    // Columns: sl local_address rem_address st ...; state 0A is LISTEN.
+    // Columns: sl local_address rem_address st ...; state 0A is LISTEN, 01 ESTABLISHED (a server
+    // that takes one client stops listening once it has it: it served, too).
     return text.split('\n').some((line) => {
       const [, local, , state] = line.trim().split(/\s+/);
-      return state === '0A' && local?.endsWith(`:${hex}`);
+      return (state === '0A' || state === '01') && local?.endsWith(`:${hex}`);
     });
   });
 }
