@@ -7,7 +7,7 @@ import { linkSync, mkdirSync, readFileSync, readdirSync, rmSync, symlinkSync, wr
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type CliResult, ffmpeg, runCli, testClip } from './helpers/cli.js';
-import { data, modelsDir, tempDir, videos } from './helpers/paths.js';
+import { data, modelsDir, repoRoot, tempDir, videos } from './helpers/paths.js';
 import { readSignal } from './helpers/video.js';
 
 const fast = ['--input-height', '65', '--models-dir', modelsDir, '--no-progress'];
@@ -55,6 +55,23 @@ describe('an output that is an input under another name', () => {
     }
     expect(readFileSync(input).equals(bytes)).toBe(true);
     expect(readdirSync(d).sort()).toEqual(['hard.mp4', 'here', 'in.mp4', 'soft.mp4']);
+  });
+
+  it('run: the --config file or a model manifest as --summary or a sink: exit 2, the file unchanged', () => {
+    const d = tempDir();
+    const config = join(d, 'cfg.json');
+    writeFileSync(config, '{"fps": 10}');
+    const r = runCli(['run', clip, '-c', config, '-s', join(d, 's.jsonl'), '--summary', config, ...fast]);
+    expect(r.code, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/is the config file/);
+    expect(readFileSync(config, 'utf8')).toBe('{"fps": 10}');
+    const manifest = join(d, 'model.json');
+    const text = readFileSync(join(repoRoot, 'models', 'efficientvit-b0.json'), 'utf8');
+    writeFileSync(manifest, text);
+    const m = runCli(['run', clip, '--model', manifest, '-s', manifest, ...fast]);
+    expect(m.code, m.stderr).toBe(2);
+    expect(m.stderr).toMatch(/is the model manifest/);
+    expect(readFileSync(manifest, 'utf8')).toBe(text);
   });
 
   it('report s.jsonl -o s.jsonl, through a symbolic link, through a hard link: exit 2, the signal untouched', () => {

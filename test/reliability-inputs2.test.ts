@@ -2,7 +2,7 @@
 // whose contract the weights break, label images for `eval`, and sources whose `{source}` names
 // collide in a topic or stream. Each through the real CLI: the message (what / where / hint), the
 // exit status, and what was written.
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { ModelManifest } from '../src/core/model.js';
@@ -32,8 +32,17 @@ describe('long command lines', () => {
     const tooLong = runCli(['run', clip, '--signal', signal, '--token', 'b'.repeat(16_000), ...fast]);
     expectClean(tooLong);
     expect(tooLong.code).toBe(2);
-    expect(tooLong.stderr).toMatch(/the value of --token is 16000 bytes long, more than the 8192/);
+    expect(tooLong.stderr).toMatch(/argument \d+ \(after --token\) is 16000 bytes long, more than the 8192/);
     expectWhereHint(tooLong);
+    // A secret's value is never printed, not even its first characters.
+    expect(tooLong.stderr).toContain('--token ***');
+    expect(tooLong.stderr).not.toContain('bbbbbbbb');
+    for (const args of [['--token', 's3cr3t-value', '--bogus'], ['--token=s3cr3t-value', '--bogus']]) {
+      const usage = runCli(['run', clip, ...args, ...fast]);
+      expect(usage.code).toBe(2);
+      expect(usage.stderr).toMatch(/where: .*--token(=| )\*\*\*/);
+      expect(usage.stderr).not.toContain('s3cr3t');
+    }
   });
 });
 
@@ -63,6 +72,7 @@ describe('report', () => {
     const cases: [string, unknown[], RegExp, number][] = [
       ['nocapture.jsonl', edit(1, (m) => delete m.captureTime), /line 2 of the signal file is not a valid signal message: captureTime: .*expected number/, 2],
       ['badcapture.jsonl', edit(1, (m) => (m.captureTime = 'yesterday')), /line 2 .*captureTime: .*expected number.*\(got "yesterday"\)/, 2],
+      ['farcapture.jsonl', edit(0, (m) => (m.captureTime = 1e300)), /line 1 .*captureTime/, 1],
       ['source.jsonl', edit(2, (m) => (m.source = 7)), /line 3 .*source: .*expected string/, 3],
       ['drivable.jsonl', edit(0, (m) => (m.drivablePct = 'lots')), /line 1 .*drivablePct: .*\(got "lots"\)/, 1],
       ['range.jsonl', edit(0, (m) => (m.drivablePct = 250)), /line 1 .*drivablePct/, 1],
@@ -91,6 +101,29 @@ describe('report', () => {
     const itself = runCli(['report', good, '-o', good]);
     expect(itself.code).toBe(2);
     expect(readFileSync(good, 'utf8')).toBe(lines.map((m) => JSON.stringify(m)).join('\n') + '\n');
+    // Saved as UTF-16 by an editor: said so, no NUL bytes printed.
+    const utf16 = join(d, 'utf16.jsonl');
+    writeFileSync(utf16, Buffer.from('\uFEFF' + lines.map((m) => JSON.stringify(m)).join('\n') + '\n', 'utf16le'));
+    const wide = runCli(['report', utf16, '-o', join(d, 'wide.html')]);
+    expectClean(wide);
+    expect(wide.code).toBe(3);
+    expect(wide.stderr).toMatch(/the signal file is UTF-16, not UTF-8/);
+    expect(wide.stderr).not.toContain('\0');
+  });
+
+  it('a report that cannot be written whole (the file-size limit): exit 5, naming it, no truncated file, an older one kept', () => {
+    const d = tempDir();
+    const good = write(d, 'good.jsonl', lines);
+    const out = join(d, 'r.html');
+    writeFileSync(out, 'older');
+    // 1 KiB: less than any report.
+    const r = runCli(['report', good, '-o', out], { wrap: ['bash', '-c', 'ulimit -f 1; exec "$@"', 'limited'] });
+    expectClean(r);
+    expect(r.code).toBe(5);
+    expect(r.stderr).toMatch(/cannot write the report .*r\.html: EFBIG/);
+    expectWhereHint(r);
+    expect(readFileSync(out, 'utf8')).toBe('older');
+    expect(readdirSync(d).filter((f) => f.endsWith('.tmp'))).toEqual([]);
   });
 
   it('a UTF-8 byte-order mark is accepted; an "ended" marker is skipped and counted, not a frame', () => {

@@ -8,6 +8,7 @@ import { videoQualities } from '../sinks/ffmpeg-encoder.js';
 import { defaultCorridor } from '../stages/drivable.js';
 import { defaultStall } from '../core/source.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
+import { isUtf16 } from '../util/text.js';
 
 const fraction = z.number().min(0).max(1);
 /** The most frames a run may hold decoded and not yet through the graph. */
@@ -218,12 +219,6 @@ export function parseConfig(input: unknown, where = 'pipeline config'): Pipeline
  * against the schema here, so a wrong shape is named by its key and expected type before flags
  * are merged into it.
  */
-/** A UTF-16 byte-order mark, or NUL bytes in the first bytes (UTF-16 of ASCII text without a mark). */
-function isUtf16(bytes: Buffer): boolean {
-  if (bytes.length >= 2 && ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff))) return true;
-  return bytes.subarray(0, 64).includes(0);
-}
-
 export function readConfigFile(path: string): Record<string, unknown> {
   let bytes: Buffer;
   try {

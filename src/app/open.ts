@@ -4,6 +4,7 @@
  * opened before anything runs, so bad input fails before the first frame, and bad outputs before
  * the model loads.
  */
+import { existsSync } from 'node:fs';
 import { extname } from 'node:path';
 import type { Sink } from '../core/sink.js';
 import type { FrameSource } from '../core/source.js';
@@ -17,7 +18,7 @@ import { Segmenter, type SignalOptions } from '../pipeline/segmenter.js';
 import { hoodLine, hoodPolygon } from '../stages/hood.js';
 import { ExitCode, RoadsegError } from '../util/errors.js';
 import { defaultInFlight, parseConfig, sourceEntries, type PipelineConfig, type PipelineConfigInput } from './config.js';
-import { claimOutputs, type OutputClaim, type OutputFile } from './outputs.js';
+import { claimOutputs, type InputFile, type OutputClaim, type OutputFile } from './outputs.js';
 import { openSink } from './sinks.js';
 import { openSource } from './sources.js';
 
@@ -28,6 +29,8 @@ export interface PipelineOptions {
   source?: FrameSource;
   /** Other files the caller writes for this run (the run summary), checked and locked with the sinks' files; `{source}` in a path names one file per source, as in sink paths. */
   outputs?: readonly OutputFile[];
+  /** Other files the run reads (its config file): no output may replace them. */
+  inputs?: readonly InputFile[];
   log?: (line: string) => void;
   /** Sinks the caller made (in-process consumers, e.g. the run's road statistics), after those the config names. */
   sinks?: readonly Sink[];
@@ -81,7 +84,9 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
     refuseCollisions(config.sinks, sources.map(({ source }) => source.info.sourceId));
     const sinkUris = config.sinks.flatMap(eachSource);
     const extra = (opts.outputs ?? []).flatMap((f) => eachSource(f.path).map((path) => ({ ...f, path })));
-    outputs = claimOutputs(sourceEntries(config).map((e) => parseSourceUri(e.uri)), sinkUris.map(parseSinkUri), extra);
+    // A model given as a manifest file is read too.
+    const manifests = [config.model, config.drivableModel].filter((m): m is string => m !== undefined && existsSync(m)).map((path) => ({ path, what: 'model manifest' }));
+    outputs = claimOutputs(sourceEntries(config).map((e) => parseSourceUri(e.uri)), sinkUris.map(parseSinkUri), extra, [...(opts.inputs ?? []), ...manifests]);
     for (const uri of config.sinks) {
       if (uri.includes('{source}')) {
         for (const { source } of sources) sinks.push({ sink: openSink(perSource(uri, source), deps), sourceId: source.info.sourceId });

@@ -120,12 +120,15 @@ export function sourceInputs(sources: readonly SourceUri[]): InputFile[] {
   return files;
 }
 
-/** Checks a run's outputs against its sources and each other, their places, and locks them. */
-export function claimOutputs(sources: readonly SourceUri[], sinks: readonly SinkUri[], extra: readonly OutputFile[] = []): OutputClaim {
+/**
+ * Checks a run's outputs against its sources, the other files it reads (`inputs`: its config
+ * file, a model manifest) and each other, their places, and locks them.
+ */
+export function claimOutputs(sources: readonly SourceUri[], sinks: readonly SinkUri[], extra: readonly OutputFile[] = [], inputs: readonly InputFile[] = []): OutputClaim {
   if (sinks.filter((s) => s.kind === 'signal' && s.path === '-').length > 1) {
     throw new RoadsegError('standard output is given twice as a signal sink', { where: 'the sinks', hint: 'give - (or signal:-) once', exitCode: ExitCode.usage });
   }
-  return claimFiles(sourceInputs(sources), [...sinkOutputs(sinks), ...extra]);
+  return claimFiles([...sourceInputs(sources), ...inputs.filter((f) => existsSync(f.path))], [...sinkOutputs(sinks), ...extra]);
 }
 
 /**

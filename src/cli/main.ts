@@ -42,6 +42,8 @@ const commands: Record<string, () => Promise<(program: Command) => void>> = {
   status: async () => (await import('./status.js')).registerStatus,
   report: async () => (await import('./report.js')).registerReport,
 };
+/** Flags whose values are secrets: never printed. */
+const secretFlags = new Set(['--token']);
 const asked = process.argv[2];
 for (const name of asked && asked in commands ? [asked] : Object.keys(commands)) (await commands[name]!())(program);
 
@@ -76,12 +78,27 @@ function refuseLongArguments(): void {
   const i = args.findIndex((a) => Buffer.byteLength(a) > maxArgumentBytes);
   if (i < 0) return;
   const arg = args[i]!;
-  const what = args[i - 1]?.startsWith('-') ? `the value of ${args[i - 1]}` : `argument ${i + 1}`;
+  const what = args[i - 1]?.startsWith('-') ? `argument ${i + 1} (after ${args[i - 1]})` : `argument ${i + 1}`;
   throw new RoadsegError(`${what} is ${Buffer.byteLength(arg)} bytes long, more than the ${maxArgumentBytes} an argument may have`, {
-    where: `the command line: roadseg ${args.map((a) => (a.length > 40 ? `${a.slice(0, 20)}...` : a)).join(' ')}`,
+    where: commandLine(),
     hint: `give a shorter value: each argument may have at most ${maxArgumentBytes} bytes`,
     exitCode: ExitCode.usage,
   });
+}
+
+/**
+ * The command line as a where-line: the values of secret flags masked (`--token ***`), arguments
+ * past 40 characters shortened.
+ */
+function commandLine(): string {
+  const args = process.argv.slice(2);
+  const shown = args.map((a, i) => {
+    const [flag, value] = a.split(/=(.*)/s);
+    if (value !== undefined && secretFlags.has(flag!)) return `${flag}=***`;
+    if (secretFlags.has(args[i - 1] ?? '')) return '***';
+    return a.length > 40 ? `${a.slice(0, 20)}...` : a;
+  });
+  return `the command line: roadseg ${shown.join(' ')}`;
 }
 
 /**
@@ -93,7 +110,7 @@ function refuseDashedFileNames(): void {
   const end = args.indexOf('--');
   for (const arg of end < 0 ? args : args.slice(0, end)) {
     if (arg.length > 1 && arg.startsWith('-') && existsSync(arg)) {
-      throw new RoadsegError(`"${arg}" is a file, but reads as a flag`, { where: `the command line: roadseg ${args.join(' ')}`, hint: dashedHint(arg), exitCode: ExitCode.usage });
+      throw new RoadsegError(`"${arg}" is a file, but reads as a flag`, { where: commandLine(), hint: dashedHint(arg), exitCode: ExitCode.usage });
     }
   }
 }
@@ -105,7 +122,6 @@ function dashedHint(file: string): string {
 
 /** Commander's usage errors as RoadsegErrors: the command line as `where`, what to do as `hint`. */
 function usageError(e: CommanderError): RoadsegError {
-  const args = process.argv.slice(2);
   const command = asked && asked in commands ? `roadseg ${asked}` : 'roadseg';
   const what = e.message.replace(/^error: /, '');
   const option = /'([^']+)'/.exec(e.message)?.[1];
@@ -113,5 +129,5 @@ function usageError(e: CommanderError): RoadsegError {
   if (e.code === 'commander.unknownOption' && option && (existsSync(option) || /\.[a-z0-9]{2,5}$/i.test(option))) {
     hint = dashedHint(option);
   }
-  return new RoadsegError(what, { where: `the command line: roadseg ${args.join(' ')}`, hint, exitCode: ExitCode.usage });
+  return new RoadsegError(what, { where: commandLine(), hint, exitCode: ExitCode.usage });
 }

@@ -1,6 +1,6 @@
 /** `roadseg report signal.jsonl -o report.html`: the HTML report of an existing signal file. */
 import type { Command } from 'commander';
-import { createReadStream, existsSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { defaults } from '../app/config.js';
@@ -10,7 +10,8 @@ import { signalProblems } from '../core/signal-schema.js';
 import { renderReport } from '../sinks/report-html.js';
 import { RoadStats } from '../stages/road-stats.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
-import { plural } from '../util/text.js';
+import { writeOutputFile } from '../util/output.js';
+import { isUtf16, plural } from '../util/text.js';
 import { numberArg, stderrLog } from './args.js';
 
 interface ReportFlags {
@@ -40,6 +41,11 @@ export function registerReport(program: Command): void {
 function checkSignalFile(file: string): void {
   if (!existsSync(file)) throw new RoadsegError(`signal file not found: ${file}`, { where: resolve(file), hint: 'make one with roadseg run VIDEO -s signal.jsonl', exitCode: ExitCode.input });
   if (statSync(file).isDirectory()) throw new RoadsegError(`the signal file is a folder: ${file}`, { where: resolve(file), hint: 'give the .jsonl file written by roadseg run -s', exitCode: ExitCode.input });
+  const head = Buffer.alloc(64);
+  const fd = openSync(file, 'r');
+  const got = readSync(fd, head, 0, head.length, 0);
+  closeSync(fd);
+  if (isUtf16(head.subarray(0, got))) throw new RoadsegError(`the signal file is UTF-16, not UTF-8: ${file}`, { where: resolve(file), hint: 'roadseg writes UTF-8; convert it back (iconv -f UTF-16 -t UTF-8)', exitCode: ExitCode.input });
 }
 
 /** A line that is not a version-1 signal message: which line, and why. */
@@ -91,7 +97,7 @@ async function writeReportOf(file: string, flags: ReportFlags): Promise<void> {
   if (!first || !last) throw new RoadsegError('the signal file has no signal messages of frames', { where: resolve(file), hint: 'give a signal file written by roadseg run -s', exitCode: ExitCode.input });
   const frames = [...roads.values()].reduce((n, r) => n + r.summary().frames, 0);
   const spanS = (last.ptsMs - first.ptsMs) / 1000;
-  writeFileSync(
+  writeOutputFile(
     flags.out,
     renderReport({
       title: `roadseg report: ${[...sources].join(', ')}`,
@@ -107,6 +113,7 @@ async function writeReportOf(file: string, flags: ReportFlags): Promise<void> {
       sheet: [],
       sheetNote: 'A signal file holds no pictures: `roadseg run ... --report report.html` puts a contact sheet of overlay frames here.',
     }),
+    'report',
   );
   stderrLog(`report of ${plural(frames, 'frame')}${ended ? ` (${plural(ended, '"ended" marker')} skipped)` : ''}: ${flags.out}`);
 }

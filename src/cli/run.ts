@@ -87,7 +87,8 @@ export function registerRun(program: Command): void {
     const { RoadReportSink } = await import('../sinks/report.js');
     const road = new RoadReportSink(flags.report, flags.blockedBelow);
     const outputs = [...(flags.summary ? [{ path: flags.summary, what: '--summary file' }] : []), ...(flags.report ? [{ path: flags.report, what: '--report file' }] : [])];
-    const pipeline = await createPipeline(config, { log, sinks: [road], outputs }).catch((e: unknown) => {
+    const inputs = flags.config ? [{ path: flags.config, what: 'config file' }] : [];
+    const pipeline = await createPipeline(config, { log, sinks: [road], outputs, inputs }).catch((e: unknown) => {
       interrupted.dispose();
       throw e;
     });
@@ -134,8 +135,10 @@ export function registerRun(program: Command): void {
         if (!flags.summary.includes('{source}') || streams.length === 1) {
           for (const path of eachSource(flags.summary, ids)) writeSummary(path, whole);
         } else {
-          // One per source: its own counters, `failed` reason and road; the sinks' and batches' are run-wide.
-          for (const s of streams) writeSummary(perSourcePath(flags.summary, s.sourceId), { ...result.sources?.[s.sourceId], road: roads[s.sourceId], model: manifest.id, device, precision, source: s });
+          // One per source: its own counters, `failed` reason and road; the sinks' and batches' are
+          // run-wide. When the run failed (this source or another, a shared sink), each says so.
+          const runFailed = failure === undefined ? {} : { runFailed: failed.failed, exitCode: failed.exitCode };
+          for (const s of streams) writeSummary(perSourcePath(flags.summary, s.sourceId), { ...result.sources?.[s.sourceId], road: roads[s.sourceId], model: manifest.id, device, precision, source: s, ...runFailed });
         }
       } catch (e) {
         // The run's own failure is the one to report; the summary's is said beside it.

@@ -7,7 +7,7 @@ import { Option, type Command } from 'commander';
 import { deviceChoices } from '../engine/devices.js';
 import { fleetDefaults } from '../fleet/jobs.js';
 import { runWorker, type WorkerOptions } from '../fleet/worker.js';
-import { ExitCode } from '../util/errors.js';
+import { interruptExitCode } from '../util/interrupts.js';
 import { intArg, numberArg, stderrLog } from './args.js';
 
 type WorkerFlags = Pick<WorkerOptions, 'queue' | 'outDir' | 'concurrency' | 'device' | 'threads' | 'modelsDir' | 'exitWhenIdle'> & { lockDuration: number; closeTimeout: number };
@@ -41,7 +41,7 @@ export function registerWorker(program: Command): void {
         log: stderrLog,
       });
       stderrLog(`worker done: ${completed} jobs completed, ${failed} attempts failed`);
-      if (signal) process.exitCode = signal === 'SIGTERM' ? 143 : ExitCode.interrupted;
+      if (signal) process.exitCode = interruptExitCode(signal);
       // The connections of a Redis that is down keep retrying and would keep the process alive.
       if (!closed) process.exit();
     });

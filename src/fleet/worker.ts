@@ -218,7 +218,7 @@ export interface WorkerOutcome {
   completed: number;
   failed: number;
   /** The first SIGTERM/SIGINT, when one stopped the worker. */
-  signal?: NodeJS.Signals;
+  signal?: Interrupt;
   /** False when the worker exits without a clean close: a second signal, or Redis past the deadline. */
   closed: boolean;
 }

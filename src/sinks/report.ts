@@ -5,7 +5,6 @@
  * it keeps small JPEG thumbnails of evenly spaced overlay frames (every k-th frame, k doubling when
  * too many are kept), so memory stays bounded on any run.
  */
-import { writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { PipelineContext, ProcessedFrame, Sink } from '../core/sink.js';
 import type { SignalMessage } from '../core/signal.js';
@@ -13,8 +12,8 @@ import type { SourceState } from '../core/frame.js';
 import { RoadStats, type RoadSummary } from '../stages/road-stats.js';
 import { perSourcePath, redactUri } from '../core/uri.js';
 import { cv } from '../util/cv.js';
-import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
-import { ensureWritableDir } from '../util/output.js';
+import type { RoadsegError } from '../util/errors.js';
+import { ensureWritableDir, writeOutputFile } from '../util/output.js';
 import { plural } from '../util/text.js';
 import { evenlySpaced, renderReport, type ContactFrame, type ReportData } from './report-html.js';
 
@@ -162,10 +161,6 @@ export class RoadReportSink implements Sink {
   }
 
   private writeHtml(path: string, data: ReportData): void {
-    try {
-      writeFileSync(path, renderReport(data));
-    } catch (e) {
-      throw new RoadsegError(`cannot write the report: ${messageOf(e)}`, { where: path, exitCode: ExitCode.output, cause: e });
-    }
+    writeOutputFile(path, renderReport(data), 'report');
   }
 }

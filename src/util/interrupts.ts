@@ -55,7 +55,8 @@ export function installInterrupts(): void {
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
   process.once('beforeExit', () => process.on('exit', endKeepingSignalsCaught));
-  // What the command's handler decided stands (a worker stopped by SIGTERM ends with 0).
+  // A signal noted after the command's handler was released makes a success 130 / 143; any other
+  // status the command set stands.
   process.on('exit', () => {
     if (noted && !process.exitCode) process.exitCode = interruptExitCode(noted);
   });

@@ -1,5 +1,5 @@
-import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { accessSync, constants, existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import { ExitCode, RoadsegError, messageOf } from './errors.js';
 
 /** Creates an output folder if missing, or fails clearly when it cannot be written. */
@@ -25,5 +25,21 @@ function makeDir(dir: string): void {
     const missing: string[] = [];
     for (let d = dir; !existsSync(d) && dirname(d) !== d; d = dirname(d)) missing.unshift(d);
     for (const d of missing) mkdirSync(d);
+  }
+}
+
+/**
+ * A whole output file written at once (a report): into a temporary file beside it, then renamed
+ * into place, so a failure (a full disk, a file-size limit) leaves no truncated file and an older
+ * one as it was; the failure is an output error naming the file.
+ */
+export function writeOutputFile(path: string, data: string | Uint8Array, what: string): void {
+  const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
+  try {
+    writeFileSync(temporary, data);
+    renameSync(temporary, path);
+  } catch (e) {
+    rmSync(temporary, { force: true });
+    throw new RoadsegError(`cannot write the ${what} ${path}: ${messageOf(e)}`, { where: resolve(path), hint: 'check the disk space and the file-size limit (ulimit -f), or give another path', exitCode: ExitCode.output, cause: e });
   }
 }
