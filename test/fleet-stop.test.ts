@@ -9,10 +9,11 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCli, startCli, type CliResult } from './helpers/cli.js';
 import { modelsDir, tempDir, videos } from './helpers/paths.js';
 import { freePort, startRedis, waitFor } from './helpers/servers.js';
+import { readOnlyTmpfsForSuite } from './helpers/mounts.js';
 import { serverForSuite } from './helpers/suite-server.js';
 import { readSignal } from './helpers/video.js';
 import type { FleetStatus } from '../src/fleet/jobs.js';
@@ -143,23 +144,11 @@ describe('jobs in progress when a worker is stopped', () => {
 
 describe('an output folder on a read-only disk (a read-only tmpfs)', () => {
   const redis = serverForSuite(startRedis);
-  let mnt: string | undefined;
-  let skip = '';
-  beforeAll(() => {
-    const m = tempDir('roadseg-ro-');
-    try {
-      execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m,ro', 'tmpfs', m], { stdio: 'ignore' });
-      mnt = m;
-    } catch (e) {
-      skip = `cannot mount a read-only tmpfs here (needs root): ${(e as Error).message.split('\n')[0]}`;
-    }
-  });
-  afterAll(() => {
-    if (mnt) execFileSync('umount', [mnt]);
-  });
+  const ro = readOnlyTmpfsForSuite();
 
   it('the job fails (after its retries) with "read-only file system" as its reason, not ENOENT; `run` says the same', (ctx) => {
-    if (!mnt) return ctx.skip(skip);
+    const mnt = ro.path;
+    if (!mnt) return ctx.skip(ro.skip);
     const out = join(mnt, 'out', 'fleet');
     expect(runCli(['submit', redis.url, '--queue', 'ro', longClip, '--out-dir', out, ...jobArgs, '--duration', '1']).stdout).toMatch(/^1 added/);
     const w = runCli(['worker', redis.url, '--queue', 'ro', ...workerArgs, '--exit-when-idle']);

@@ -1,12 +1,13 @@
 // Issue 14, outputs: readers that go away, outputs that cannot be written, outputs that clash with
 // the input or each other or another run, interrupts, runs that produce nothing. Each through the
 // real CLI, asserting the message, the exit status, and that every output left behind is complete.
-import { execFileSync, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { type CliResult, expectClean, ffmpeg, runCli, startCli, testClip } from './helpers/cli.js';
 import { cli, data, modelsDir, repoRoot, tempDir } from './helpers/paths.js';
+import { readOnlyTmpfsForSuite } from './helpers/mounts.js';
 import { readBack, readSignal } from './helpers/video.js';
 
 const fast = ['--input-height', '65', '--models-dir', modelsDir, '--no-progress'];
@@ -91,26 +92,14 @@ describe('outputs that cannot be written: exit 5 before the model loads, nothing
   });
 
   describe('a read-only place (a read-only tmpfs mount)', () => {
-    let mnt: string | undefined;
-    let skip = '';
-    beforeAll(() => {
-      const m = tempDir('roadseg-ro-');
-      try {
-        execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', m], { stdio: 'ignore' });
-        writeFileSync(join(m, 'old.mp4'), 'an older file');
-        writeFileSync(join(m, 'old.jsonl'), '');
-        execFileSync('mount', ['-o', 'remount,ro', m], { stdio: 'ignore' });
-        mnt = m;
-      } catch (e) {
-        skip = `cannot mount a read-only tmpfs here (needs root): ${(e as Error).message.split('\n')[0]}`;
-      }
-    });
-    afterAll(() => {
-      if (mnt) execFileSync('umount', [mnt]);
+    const ro = readOnlyTmpfsForSuite((dir) => {
+      writeFileSync(join(dir, 'old.mp4'), 'an older file');
+      writeFileSync(join(dir, 'old.jsonl'), '');
     });
 
     it('an existing read-only output file, a new file in a read-only folder, a read-only --summary', (ctx) => {
-      if (!mnt) return ctx.skip(skip);
+      const mnt = ro.path;
+      if (!mnt) return ctx.skip(ro.skip);
       for (const args of [[join(mnt, 'old.mp4')], ['--signal', join(mnt, 'new.jsonl')], ['--signal', join(tempDir(), 's.jsonl'), '--summary', join(mnt, 'summary.json')]]) {
         const r = runCli(['run', clip, ...args, ...fast]);
         expectClean(r);
