@@ -19,7 +19,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import type { PipelineContext } from '../core/sink.js';
 import { redactUri } from '../core/uri.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
-import { within } from '../util/broker.js';
+import { within } from '../util/deadline.js';
 import { QueuedSignalSink } from './queued-signal.js';
 
 export const mqttDefaults = {

@@ -14,7 +14,8 @@ import { Redis } from 'ioredis';
 import type { PipelineContext } from '../core/sink.js';
 import { redactUri } from '../core/uri.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
-import { parseRedisUrl, within, type RedisServer } from '../util/broker.js';
+import { parseRedisUrl, type RedisServer } from '../util/broker.js';
+import { within } from '../util/deadline.js';
 import { QueuedSignalSink } from './queued-signal.js';
 
 export const redisStreamDefaults = {

@@ -17,6 +17,7 @@
 import { closeSync, constants, openSync, statSync, writeSync } from 'node:fs';
 import { Socket } from 'node:net';
 import { resolve } from 'node:path';
+import { within } from '../util/deadline.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
 import { signalJson, type SignalMessage } from '../core/signal.js';
 import type { PipelineContext, ProcessedFrame, Sink } from '../core/sink.js';
@@ -162,10 +163,7 @@ export class SignalSink implements Sink {
    */
   private async closePipe(pipe: Socket): Promise<void> {
     if (!pipe.destroyed) {
-      const drained = new Promise<void>((r) => pipe.end(r));
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([drained, new Promise<void>((r) => (timer = setTimeout(r, pipeDrainMs)))]);
-      clearTimeout(timer);
+      await within(new Promise<void>((r) => pipe.end(r)), pipeDrainMs);
     }
     this.notSent += this.inPipe;
     this.inPipe = 0;

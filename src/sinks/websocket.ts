@@ -25,6 +25,7 @@ import { LiveMetrics } from './live-metrics.js';
 import { ImageBroadcaster } from './websocket-images.js';
 import { classMapMessage, helloMessage, type DeliveryCounters } from './websocket-protocol.js';
 import { ClientSession, zeroCounters, type ClientStats, type SessionHost } from './websocket-session.js';
+import { within } from '../util/deadline.js';
 
 export type { ClientStats } from './websocket-session.js';
 
@@ -176,9 +177,7 @@ export class WebSocketSink implements Sink, SessionHost {
     for (const t of this.timers) clearInterval(t);
     await this.images.close();
     const closed = [...this.clients].map((c) => new Promise<void>((resolve) => (c.ws.once('close', () => resolve()), c.ws.close(1000, 'end of stream'))));
-    let graceTimer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.all(closed), new Promise<void>((resolve) => (graceTimer = setTimeout(resolve, closeGraceMs)))]);
-    clearTimeout(graceTimer);
+    await within(Promise.all(closed), closeGraceMs);
     for (const c of this.clients) c.end(), c.ws.terminate();
     this.wss.close();
     await this.endpoint.close();

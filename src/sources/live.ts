@@ -9,6 +9,7 @@ import { backoffMs } from '../util/backoff.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
 import type { Frame, SourceState, StaleTick, StreamInfo } from '../core/frame.js';
 import { streamSourceId } from '../core/uri.js';
+import { timeUp, valueWithin } from '../util/deadline.js';
 import { CaptureSource, openCapture } from './video.js';
 import { defaultStall, type FrameSource, type SourceOptions, type StallOptions } from '../core/source.js';
 
@@ -28,13 +29,6 @@ const streamHint = 'check that the stream is up and the URL is right (try it wit
 interface PendingRead {
   capture: CaptureSource;
   result: Promise<Frame | null>;
-}
-
-const timeUp = Symbol('time up');
-/** The promise's value, or `timeUp` once `ms` have passed. */
-function within<T>(p: Promise<T>, ms: number): Promise<T | typeof timeUp> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<typeof timeUp>((r) => (timer = setTimeout(() => r(timeUp), Math.max(0, ms))))]).finally(() => clearTimeout(timer));
 }
 
 /**
@@ -141,7 +135,7 @@ export class StreamSource implements FrameSource {
     const offlineAt = Math.max(this.lastFrameAt + this.stall.offlineAfterS * 1000, staleAt + this.intervalMs);
     const now = performance.now();
     const until = this.state === 'online' ? staleAt : Math.min(this.nextTickAt, offlineAt);
-    const f = await within(this.pending.result, until - now);
+    const f = await valueWithin(this.pending.result, until - now);
     if (this.closed) return null;
     if (f !== timeUp) {
       this.pending = undefined;

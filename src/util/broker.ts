@@ -117,16 +117,6 @@ export function throttledLog(log: (line: string) => void, everyMs = 10_000): (li
   };
 }
 
-/**
- * Waits for `promise` for at most `ms` (a broker that does not answer must not hold up a close):
- * true when it settled in time.
- */
-export function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)));
-  return Promise.race([promise.then(() => true, () => true), timeout]).finally(() => clearTimeout(timer));
-}
-
 /** A Redis server as ioredis and BullMQ take it; credentials from the environment. */
 export interface RedisServer {
   host: string;
