@@ -1,5 +1,5 @@
 import { ExitCode, RoadsegError } from '../util/errors.js';
-import type { SizeRule } from './model.js';
+import { scoresShape, type ModelManifest, type SizeRule } from './model.js';
 
 export interface InputSize {
   width: number;
@@ -49,4 +49,15 @@ export function checkInputSize(size: InputSize, frame: { width: number; height: 
     `a ${frame.width}x${frame.height} picture needs a ${size.width}x${size.height} model input (${(pixels / 1e6).toFixed(1)} megapixels; its tensors alone would take ${gib.toFixed(1)} GiB): more than the ${(maxInputPixels / 1e6).toFixed(1)} megapixels roadseg runs`,
     { where, hint: 'give a smaller --input-height, or crop / scale the input to a less extreme shape', exitCode: ExitCode.input },
   );
+}
+
+/**
+ * The model input size for a frame, per the manifest's size rule, at `inputHeight` (or the model's
+ * own default) times a `--tta` scale; checked as possible (`where` names what is being sized).
+ */
+export function modelInputSize(manifest: ModelManifest, frame: { width: number; height: number }, inputHeight: number | undefined, scale: number, where: string): InputSize {
+  const height = inputHeight ?? (manifest.size.rule === 'dynamic' ? manifest.size.defaultHeight : undefined);
+  const size = inputSize(manifest.size, frame.width, frame.height, height === undefined ? undefined : Math.round(height * scale));
+  checkInputSize(size, frame, scoresShape(manifest), `${where}${scale !== 1 ? `, --tta scale ${scale}` : ''}`);
+  return size;
 }

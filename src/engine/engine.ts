@@ -10,7 +10,7 @@ import * as ort from 'onnxruntime-node';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
 import type { Mat } from '../util/cv.js';
 import { labelMap, type LabelMap } from '../core/labelmap.js';
-import { checkInputSize, inputSize, type InputSize } from '../core/input-size.js';
+import { modelInputSize, type InputSize } from '../core/input-size.js';
 import {
   binaryClassIds,
   displayClasses,
@@ -23,7 +23,6 @@ import {
   type Precision,
   type PrecisionChoice,
   type Provider,
-  scoresShape,
 } from '../core/model.js';
 import { packInput } from '../stages/preprocess.js';
 import { argmaxScores, flipTensor, resizeScoresInto } from '../stages/scores.js';
@@ -223,10 +222,7 @@ export class SegmentationEngine {
   /** A model's input size for a frame of this size, per its manifest's size rule (the scene model's by default). */
   inputSizeFor(frameWidth: number, frameHeight: number, model = 0, scale = 1): InputSize {
     const m = this.models[model]!.manifest;
-    const height = this.opts.inputHeight ?? (m.size.rule === 'dynamic' ? m.size.defaultHeight : undefined);
-    const size = inputSize(m.size, frameWidth, frameHeight, height === undefined ? undefined : Math.round(height * scale));
-    checkInputSize(size, { width: frameWidth, height: frameHeight }, scoresShape(m), `model ${m.id}${scale !== 1 ? `, --tta scale ${scale}` : ''}`);
-    return size;
+    return modelInputSize(m, { width: frameWidth, height: frameHeight }, this.opts.inputHeight, scale, `model ${m.id}`);
   }
 
   /** One frame packed for every model (and TTA variant), each at its own size and colour order. */
