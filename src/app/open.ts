@@ -4,15 +4,13 @@
  * opened before anything runs, so bad input fails before the first frame, and bad outputs before
  * the model loads.
  */
-import { existsSync } from 'node:fs';
 import { extname } from 'node:path';
 import type { Sink } from '../core/sink.js';
 import type { FrameSource } from '../core/source.js';
-import { checkInputSize, inputSize } from '../core/input-size.js';
-import { scoresShape } from '../core/model.js';
-import { fileSafe, parseSinkUri, parseSourceUri, perSourcePath } from '../core/uri.js';
+import { modelInputSize } from '../core/input-size.js';
+import { eachSourcePath, fileSafe, parseSinkUri, parseSourceUri, perSourcePath } from '../core/uri.js';
 import { SegmentationEngine } from '../engine/engine.js';
-import { getManifest } from '../engine/registry.js';
+import { getManifest, isManifestPath } from '../engine/registry.js';
 import { createGraph, type PipelineHandle, type SinkBinding, type SourceBinding } from '../pipeline/graph.js';
 import { Segmenter, type SignalOptions } from '../pipeline/segmenter.js';
 import { hoodLine, hoodPolygon } from '../stages/hood.js';
@@ -62,7 +60,8 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
   const deps = { stop: () => stop(), stdoutClosed, serve: config.serve, videoQuality: config.videoQuality, opacity: config.opacity };
   try {
     const taken = new Set<string>();
-    for (const [i, entry] of sourceEntries(config).entries()) {
+    const entries = sourceEntries(config);
+    for (const [i, entry] of entries.entries()) {
       const source = (i === 0 && opts.source) || openSource(entry.uri, { ...entry, log });
       const id = uniqueId(entry.id ?? source.info.sourceId, taken);
       const live = entry.live ?? source.info.live;
@@ -71,22 +70,17 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
     }
     const manifest = opts.engine?.manifest ?? getManifest(config.model);
     // Every --tta scale too, so that the message names the user's frame before the model loads.
-    const height = config.inputHeight ?? (manifest.size.rule === 'dynamic' ? manifest.size.defaultHeight : undefined);
     for (const { source } of sources) {
-      const frame = { width: source.info.width, height: source.info.height };
-      for (const scale of [1, ...(config.tta ?? [])]) {
-        const size = inputSize(manifest.size, frame.width, frame.height, height === undefined ? undefined : Math.round(height * scale));
-        checkInputSize(size, frame, scoresShape(manifest), `${source.info.uri}${scale !== 1 ? `, --tta scale ${scale}` : ''}`);
-      }
+      for (const scale of [1, ...(config.tta ?? [])]) modelInputSize(manifest, source.info, config.inputHeight, scale, source.info.uri);
     }
+    const ids = sources.map(({ source }) => source.info.sourceId);
     const perSource = (uri: string, source: FrameSource) => perSourcePath(uri, source.info.sourceId);
-    const eachSource = (uri: string) => (uri.includes('{source}') ? sources.map(({ source }) => perSource(uri, source)) : [uri]);
-    refuseCollisions(config.sinks, sources.map(({ source }) => source.info.sourceId));
-    const sinkUris = config.sinks.flatMap(eachSource);
-    const extra = (opts.outputs ?? []).flatMap((f) => eachSource(f.path).map((path) => ({ ...f, path })));
+    refuseCollisions(config.sinks, ids);
+    const sinkUris = config.sinks.flatMap((uri) => eachSourcePath(uri, ids));
+    const extra = (opts.outputs ?? []).flatMap((f) => eachSourcePath(f.path, ids).map((path) => ({ ...f, path })));
     // A model given as a manifest file is read too.
-    const manifests = [config.model, config.drivableModel].filter((m): m is string => m !== undefined && existsSync(m)).map((path) => ({ path, what: 'model manifest' }));
-    outputs = claimOutputs(sourceEntries(config).map((e) => parseSourceUri(e.uri)), sinkUris.map(parseSinkUri), extra, [...(opts.inputs ?? []), ...manifests]);
+    const manifests = [config.model, config.drivableModel].filter((m): m is string => m !== undefined && isManifestPath(m)).map((path) => ({ path, what: 'model manifest' }));
+    outputs = claimOutputs(entries.map((e) => parseSourceUri(e.uri)), sinkUris.map(parseSinkUri), extra, [...(opts.inputs ?? []), ...manifests]);
     for (const uri of config.sinks) {
       if (uri.includes('{source}')) {
         for (const { source } of sources) sinks.push({ sink: openSink(perSource(uri, source), deps), sourceId: source.info.sourceId });

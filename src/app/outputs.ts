@@ -9,9 +9,8 @@
  */
 import { closeSync, existsSync, lstatSync, openSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { imageExtensions, type SinkUri, type SourceUri } from '../core/uri.js';
+import { expandImageInputs, type SinkUri, type SourceUri } from '../core/uri.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
-import { expandInputs } from '../util/glob.js';
 import { ensureWritableDir } from '../util/output.js';
 
 export interface OutputFile {
@@ -115,7 +114,7 @@ export function sourceInputs(sources: readonly SourceUri[]): InputFile[] {
   const files: InputFile[] = [];
   for (const s of sources) {
     if (s.kind === 'video' && existsSync(s.path)) files.push({ path: s.path, what: 'input file' });
-    else if (s.kind === 'images') files.push(...expandInputs([s.path], { noun: 'images', extensions: imageExtensions, mustExist: false }).filter((p) => existsSync(p)).map((path) => ({ path, what: 'input file' })));
+    else if (s.kind === 'images') files.push(...expandImageInputs([s.path]).filter((p) => existsSync(p)).map((path) => ({ path, what: 'input file' })));
   }
   return files;
 }

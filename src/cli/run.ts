@@ -1,7 +1,6 @@
 import { Command, Option } from 'commander';
-import { existsSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { parseSinkUri, perSourcePath, redactUri, serveSink } from '../core/uri.js';
+import { existsSync } from 'node:fs';
+import { eachSourcePath, parseSinkUri, perSourcePath, redactUri, serveSink } from '../core/uri.js';
 import type { Pipeline } from '../app/open.js';
 import type { RunSummary } from '../pipeline/graph.js';
 import { defaultInFlight, defaults, maxInFlight, parseConfig, readConfigFile, sourceEntries, withDefault, type PipelineConfig } from '../app/config.js';
@@ -9,6 +8,7 @@ import { formatRoadSummary, type RoadSummary } from '../stages/road-stats.js';
 import { parseCorridor } from '../stages/drivable.js';
 import type { RoadReportSink } from '../sinks/report.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
+import { writeOutputFile } from '../util/output.js';
 import { interruptExitCode, onInterrupt, type Interrupt } from '../util/interrupts.js';
 import { plural } from '../util/text.js';
 import { addEngineOptions, addSignalOptions, signalConfig, type SignalFlags } from './common.js';
@@ -105,7 +105,6 @@ export function registerRun(program: Command): void {
     const total = totals.every((t) => t !== undefined) ? totals.reduce((a, b) => a + b, 0) : undefined;
     progress = flags.progress !== false ? startProgressBar(pipeline, total) : undefined;
     const status = flags.progress !== false && !progress && flags.statusInterval > 0 ? startStatusLines(pipeline, flags.statusInterval, () => road.sourceState) : undefined;
-    let summary: RunSummary | undefined;
     let failure: unknown;
     try {
       await pipeline.run();
@@ -119,13 +118,13 @@ export function registerRun(program: Command): void {
       status?.stop();
       interrupted.dispose();
     }
-    const result = summary ?? pipeline.summary();
+    const result = pipeline.summary();
     // The road statistics per source: keyed by source id when the run has several.
     const roads = road.summaries();
     const roadSummary = streams.length > 1 ? roads : roads[stream.sourceId] ?? Object.values(roads)[0];
     printSummary(result, pipeline, roads, road, failure !== undefined);
     const ids = streams.map((s) => s.sourceId);
-    if (flags.report) stderrLog(`report: ${eachSource(flags.report, ids).join(', ')}`);
+    if (flags.report) stderrLog(`report: ${eachSourcePath(flags.report, ids).join(', ')}`);
     if (flags.summary) {
       const sinks = Object.fromEntries(Object.entries(result.sinks).filter(([name]) => name !== road.name));
       const { manifest, device, precision } = pipeline.context;
@@ -133,7 +132,7 @@ export function registerRun(program: Command): void {
       const whole = { ...result, sinks, road: roadSummary, model: manifest.id, device, precision, source: stream, ...(streams.length > 1 && { streams }), ...failed };
       try {
         if (!flags.summary.includes('{source}') || streams.length === 1) {
-          for (const path of eachSource(flags.summary, ids)) writeSummary(path, whole);
+          for (const path of eachSourcePath(flags.summary, ids)) writeSummary(path, whole);
         } else {
           // One per source: its own counters, `failed` reason and road; the sinks' and batches' are
           // run-wide. When the run failed (this source or another, a shared sink), each says so.
@@ -180,11 +179,6 @@ function buildConfig(source: string | undefined, sinkUris: string[], flags: RunF
   return parseConfig(base, flags.config ?? 'command line');
 }
 
-/** A --summary or --report path: one per source with `{source}` in it, as sink paths. */
-function eachSource(path: string, ids: readonly string[]): string[] {
-  return path.includes('{source}') ? ids.map((id) => perSourcePath(path, id)) : [path];
-}
-
 /**
  * With --source (or a config's "sources"), the first positional argument may be meant as a sink
  * (`roadseg run --source a.mp4 out.mp4`). Written before every --source (`roadseg run a.mp4
@@ -221,12 +215,8 @@ function sortPositionals(first: string | undefined, rest: string[]): { source: s
 
 /** The summary file was checked before the run; a failure now (the disk filled up) is still said clearly. */
 function writeSummary(path: string, summary: object): void {
-  try {
-    // The source's URI may hold credentials (rtsp://user:password@camera): masked like every URI printed.
-    writeFileSync(path, redactUri(JSON.stringify(summary, null, 2)) + '\n');
-  } catch (e) {
-    throw new RoadsegError(`cannot write the --summary file ${path}: ${messageOf(e)}`, { where: resolve(path), hint: 'the run itself completed and its outputs are finalised', exitCode: ExitCode.output });
-  }
+  // The source's URI may hold credentials (rtsp://user:password@camera): masked like every URI printed.
+  writeOutputFile(path, redactUri(JSON.stringify(summary, null, 2)) + '\n', '--summary file', 'the run itself completed and its outputs are finalised');
 }
 
 /**

@@ -11,9 +11,18 @@
 import { existsSync, statSync } from 'node:fs';
 import { extname } from 'node:path';
 import { ExitCode, RoadsegError } from '../util/errors.js';
-import { isGlob } from '../util/glob.js';
+import { expandInputs, isGlob } from '../util/glob.js';
 
 export const imageExtensions = new Set(['.png', '.jpg', '.jpeg', '.bmp', '.tif', '.tiff', '.webp', '.ppm', '.pgm']);
+
+/**
+ * Files, folders (their images, sorted by name) and globs, expanded in the order given. A folder
+ * yields only files with image extensions; a file given by name is taken as is (and fails clearly
+ * later if it is not an image).
+ */
+export function expandImageInputs(inputs: readonly string[]): string[] {
+  return expandInputs(inputs, { noun: 'images', extensions: imageExtensions, mustExist: false });
+}
 export const videoExtensions = ['.mp4', '.m4v', '.mov', '.mkv', '.avi'] as const;
 /** Video files roadseg reads (FFmpeg through OpenCV): those it writes, and a few more containers. */
 export const videoInputExtensions: ReadonlySet<string> = new Set([...videoExtensions, '.webm', '.ts', '.mpg', '.mpeg']);
@@ -36,6 +45,11 @@ export function fileSafe(id: string): string {
 /** A sink URI or output path with `{source}` replaced by one source's id (one output per source). */
 export function perSourcePath(template: string, sourceId: string): string {
   return template.replaceAll('{source}', fileSafe(sourceId));
+}
+
+/** A path or URI template as each source's: one per source with `{source}` in it, else itself. */
+export function eachSourcePath(template: string, sourceIds: readonly string[]): string[] {
+  return template.includes('{source}') ? sourceIds.map((id) => perSourcePath(template, id)) : [template];
 }
 
 export function isImagePath(path: string): boolean {

@@ -46,9 +46,14 @@ export function loadManifestFile(path: string): ModelManifest {
   return { ...parsed.data, manifestPath: resolve(path) };
 }
 
+/** A model given as a manifest file rather than a registered id. */
+export function isManifestPath(model: string): boolean {
+  return model.endsWith('.json');
+}
+
 /** A registered model by id, or a manifest file by path; the default model when absent. */
 export function getManifest(id?: string): ModelManifest {
-  if (id?.endsWith('.json')) return loadManifestFile(id);
+  if (id !== undefined && isManifestPath(id)) return loadManifestFile(id);
   const all = listManifests();
   if (id === undefined) {
     const def = all.find((m) => m.default);

@@ -4,7 +4,8 @@ import type { Frame, StreamInfo } from '../core/frame.js';
 import type { SourceOptions } from '../core/source.js';
 import { toBgr } from '../stages/preprocess.js';
 import type { RewindableSource } from './frame-window.js';
-import { expandImageInputs, readImage } from './images.js';
+import { expandImageInputs } from '../core/uri.js';
+import { readImage } from './images.js';
 
 export class ImageFolderSource implements RewindableSource {
   readonly info: StreamInfo;

@@ -4,7 +4,6 @@ import { basename, resolve } from 'node:path';
 import { imageExtensions } from '../core/uri.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
 import { cv, type Mat } from '../util/cv.js';
-import { expandInputs } from '../util/glob.js';
 import { labelMap, type LabelMap } from '../core/labelmap.js';
 import { LabelPngError, decodeLabelPng, isPng } from '../stages/indexed-png.js';
 import { matToLabels } from '../stages/postprocess.js';
@@ -61,15 +60,6 @@ function notAnImage(path: string, why: string): RoadsegError {
   });
 }
 
-
-/**
- * Files, folders (their images, sorted by name) and globs, expanded in the order given. A folder
- * yields only files with image extensions; a file given by name is taken as is (and fails clearly
- * later if it is not an image).
- */
-export function expandImageInputs(inputs: readonly string[]): string[] {
-  return expandInputs(inputs, { noun: 'images', extensions: imageExtensions, mustExist: false });
-}
 
 /**
  * A label image (one channel of class ids) as a label map. PNGs are decoded here, by index: OpenCV

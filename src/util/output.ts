@@ -33,13 +33,13 @@ function makeDir(dir: string): void {
  * into place, so a failure (a full disk, a file-size limit) leaves no truncated file and an older
  * one as it was; the failure is an output error naming the file.
  */
-export function writeOutputFile(path: string, data: string | Uint8Array, what: string): void {
+export function writeOutputFile(path: string, data: string | Uint8Array, what: string, hint = 'check the disk space and the file-size limit (ulimit -f), or give another path'): void {
   const temporary = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   try {
     writeFileSync(temporary, data);
     renameSync(temporary, path);
   } catch (e) {
     rmSync(temporary, { force: true });
-    throw new RoadsegError(`cannot write the ${what} ${path}: ${messageOf(e)}`, { where: resolve(path), hint: 'check the disk space and the file-size limit (ulimit -f), or give another path', exitCode: ExitCode.output, cause: e });
+    throw new RoadsegError(`cannot write the ${what} ${path}: ${messageOf(e)}`, { where: resolve(path), hint, exitCode: ExitCode.output, cause: e });
   }
 }
