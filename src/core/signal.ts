@@ -99,6 +99,12 @@ export function signalOf(meta: FrameMeta, summary: DrivableSummary, origin: Sign
   };
 }
 
+/** The state of its source a message gives: a stale message's own (offline when it names none), `ended` for the marker. */
+export function sourceStateOf(message: SignalMessage): SourceState | 'ended' {
+  if (message.status === 'stale') return message.sourceState ?? 'offline';
+  return message.status === 'ended' ? 'ended' : 'online';
+}
+
 /** A frame time at which the source had no picture (or no longer has one): null values, never repeated. */
 export function staleSignal(meta: FrameMeta, origin: SignalOrigin, nowMs = Date.now(), status: 'stale' | 'ended' = 'stale', sourceState?: Exclude<SourceState, 'online'>): SignalMessage {
   return { ...header(meta, origin, nowMs), status, ...(sourceState && { sourceState }), drivablePct: null, egoCorridorPct: null, roadEdges: [], histogram: {}, confidence: null, freeSpace: [], hoodY: null, camera: null };

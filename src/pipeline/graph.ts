@@ -204,6 +204,12 @@ export function createGraph(parts: GraphParts): PipelineHandle {
     handle.stop();
   };
   const skipped = (x: InFlight) => x.meta.index >= x.lane.failedAt;
+  /** A sink failed on a lane's frame or message: a source's own output fails that source; a shared one stops the run. */
+  const sinkFailed = (lane: Lane, sink: Sink | undefined, meta: Pick<FrameMeta, 'index' | 'sourceId'>, e: unknown) => {
+    const error = stepError('sinks', meta, lane.source, e);
+    if (sink && !lane.own.includes(sink)) failAll(error);
+    fail(lane, error, meta.index);
+  };
 
   /**
    * A stale message goes out once every earlier picture of its source has left the graph, so that
@@ -227,9 +233,7 @@ export function createGraph(parts: GraphParts): PipelineHandle {
       try {
         s.writeSignal!(message);
       } catch (e) {
-        const error = stepError('sinks', { index: message.frame, sourceId: lane.id }, lane.source, e);
-        if (!lane.own.includes(s)) failAll(error);
-        fail(lane, error, message.frame);
+        sinkFailed(lane, s, { index: message.frame, sourceId: lane.id }, e);
       }
     }
   };
@@ -452,10 +456,7 @@ export function createGraph(parts: GraphParts): PipelineHandle {
               for (const d of lane.latest) d.offer(frame);
             }
           } catch (e) {
-            const error = stepError('sinks', frame.meta, lane.source, e);
-            // A source's own output fails that source; a shared one stops the run.
-            if (current && !lane.own.includes(current)) failAll(error);
-            fail(lane, error, frame.meta.index);
+            sinkFailed(lane, current, frame.meta, e);
           }
           frame.timings.sinksMs = performance.now() - t0;
           sample(lane, 'sinks', frame.timings.sinksMs);

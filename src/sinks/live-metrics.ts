@@ -6,7 +6,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { PipelineContext, ProcessedFrame } from '../core/sink.js';
-import type { SignalMessage } from '../core/signal.js';
+import { sourceStateOf, type SignalMessage } from '../core/signal.js';
 import type { SourceState } from '../core/frame.js';
 import { sendText, type AccessRules, type Route } from './http-endpoint.js';
 
@@ -43,11 +43,10 @@ const escapeLabel = (v: string) => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n'
 /** One source's own series: labelled `source="id"`, so that several sources do not overwrite each other. */
 interface SourceSeries {
   frames: number;
-  online: boolean;
   drivablePct: number | null;
   egoCorridorPct: number | null;
 }
-const newSeries = (): SourceSeries => ({ frames: 0, online: false, drivablePct: null, egoCorridorPct: null });
+const newSeries = (): SourceSeries => ({ frames: 0, drivablePct: null, egoCorridorPct: null });
 
 export class LiveMetrics {
   private context: PipelineContext | undefined;
@@ -74,7 +73,7 @@ export class LiveMetrics {
     this.context = ctx;
     this.ended = false;
     // Every source of the run is listed from the start (offline, NaN) rather than appearing at its first frame.
-    for (const stream of ctx.streams ?? [ctx.stream]) if (stream?.sourceId !== undefined && !this.sources.has(stream.sourceId)) this.sources.set(stream.sourceId, newSeries());
+    for (const { sourceId } of ctx.streams) if (!this.sources.has(sourceId)) this.sources.set(sourceId, newSeries());
   }
 
   private seriesOf(source: string): SourceSeries {
@@ -101,12 +100,11 @@ export class LiveMetrics {
   }
 
   signal(message: SignalMessage): void {
-    const state = message.status === 'stale' ? message.sourceState ?? 'offline' : message.status === 'ended' ? 'ended' : 'online';
+    const state = sourceStateOf(message);
     this.states.set(message.source, state);
     if (state === 'online') this.latency.get('total')!.observe(message.latencyMs / 1000);
     else this.lastStaleAt = this.now();
     const series = this.seriesOf(message.source);
-    series.online = state === 'online';
     series.drivablePct = message.drivablePct;
     series.egoCorridorPct = message.egoCorridorPct;
   }
@@ -164,11 +162,11 @@ export class LiveMetrics {
       out.push(`roadseg_stage_latency_seconds_sum{stage="${stage}"} ${Math.round(h.sum * 1e6) / 1e6}`);
       out.push(`roadseg_stage_latency_seconds_count{stage="${stage}"} ${h.count}`);
     }
-    const perSource = (value: (s: SourceSeries) => number): [string, number][] => [...this.sources].map(([id, s]) => [`{source="${escapeLabel(id)}"}`, value(s)]);
+    const perSource = (value: (s: SourceSeries, id: string) => number): [string, number][] => [...this.sources].map(([id, s]) => [`{source="${escapeLabel(id)}"}`, value(s, id)]);
     metric('roadseg_source_frames_total', 'counter', 'Frames of each source through the pipeline.', perSource((s) => s.frames));
     metric('roadseg_ego_corridor_percent', 'gauge', 'Drivable share of the ego corridor in the source\'s latest frame (NaN while it is offline).', perSource((s) => s.egoCorridorPct ?? NaN));
     metric('roadseg_drivable_percent', 'gauge', 'Drivable share of the source\'s latest frame (NaN while it is offline).', perSource((s) => s.drivablePct ?? NaN));
-    metric('roadseg_source_online', 'gauge', '1 while the source delivers pictures, 0 while it is stale, offline or not started (the state /healthz reads).', perSource((s) => (s.online ? 1 : 0)));
+    metric('roadseg_source_online', 'gauge', '1 while the source delivers pictures, 0 while it is stale, offline or not started (the state /healthz reads).', perSource((_, id) => (this.states.get(id) === 'online' ? 1 : 0)));
     for (const [name, g] of this.gauges) metric(name, 'gauge', g.help, [['', g.value()]]);
     return out.join('\n') + '\n';
   }

@@ -7,7 +7,7 @@
  */
 import { dirname, resolve } from 'node:path';
 import type { PipelineContext, ProcessedFrame, Sink } from '../core/sink.js';
-import type { SignalMessage } from '../core/signal.js';
+import { sourceStateOf, type SignalMessage } from '../core/signal.js';
 import type { SourceState } from '../core/frame.js';
 import { RoadStats, type RoadSummary } from '../stages/road-stats.js';
 import { perSourcePath, redactUri } from '../core/uri.js';
@@ -95,7 +95,9 @@ export class RoadReportSink implements Sink {
   }
 
   writeSignal(message: SignalMessage): void {
-    this.sourceState = message.status === 'stale' ? message.sourceState ?? 'offline' : 'online';
+    const state = sourceStateOf(message);
+    // The marker of a source that failed and ended says nothing of the live source's state.
+    if (state !== 'ended') this.sourceState = state;
     this.statsOf(message.source).add(message);
   }
 
