@@ -1,9 +1,10 @@
 // The streaming graph through the real CLI, model, OpenCV decoding and encoding.
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ffmpeg, runCli, startCli } from './helpers/cli.js';
-import { modelsDir, tempDir, videos } from './helpers/paths.js';
+import { cli, modelsDir, tempDir, videos } from './helpers/paths.js';
 import { waitFor } from './helpers/servers.js';
 import { allClips, clipFrames, readBack, readSignal } from './helpers/video.js';
 
@@ -76,6 +77,19 @@ describe('policies', () => {
     const lines = readSignal(join(out, 's.jsonl'));
     expect(lines.length).toBe(10);
     expect(lines[0]).toMatchObject({ frame: 10, ptsMs: 400 });
+  });
+
+  it('on a terminal, the where-line and the bar count the frames --start, --duration and --stride leave, once', () => {
+    const out = tempDir();
+    const signal = join(out, 's.jsonl');
+    const args = ['run', shortClip, '--start', '0.4', '--duration', '0.8', '--stride', '2', '--signal', signal, '--input-height', '129', '--models-dir', modelsDir];
+    // `script` gives the run a terminal, so that it draws the bar.
+    const r = spawnSync('script', ['-qefc', [process.execPath, cli, ...args].map((a) => `'${a}'`).join(' '), '/dev/null'], { encoding: 'utf8', timeout: 300_000 });
+    expect(r.status).toBe(0);
+    expect(readSignal(signal).map((l) => l.frame)).toEqual([10, 12, 14, 16, 18, 20, 22, 24, 26, 28]);
+    expect(r.stdout).toMatch(/fps, about 10 frames; lossless policy/);
+    expect(r.stdout).toMatch(/ 0\/~10 frames /);
+    expect(r.stdout).toMatch(/ 100% \| 10\/10 frames /);
   });
 });
 

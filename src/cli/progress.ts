@@ -1,6 +1,6 @@
 /**
  * What `run` shows while it runs. On a terminal: a bar whose total is the number of frames this
- * run will process (start, duration and stride taken into account), or, when that is unknown (a
+ * run will process (the sources' counts, start, duration and stride applied), or, when that is unknown (a
  * loop, a live source, the freshest-frame policy), a spinner with frames and fps and no ETA. When
  * standard error is not a terminal (a service, a log file): a one-line status every few seconds.
  */
@@ -8,29 +8,30 @@ import cliProgress from 'cli-progress';
 import type { StreamInfo } from '../core/frame.js';
 import type { PipelineHandle } from '../pipeline/graph.js';
 import { stderrLog } from './args.js';
+import { plural } from '../util/text.js';
 
-export interface PlanOptions {
-  start?: number | undefined;
-  duration?: number | undefined;
-  stride: number;
-  loop: boolean;
-  /** The freshest-frame policy (live sources, --realtime): frames are dropped, the count is unknown. */
-  freshest: boolean;
+/**
+ * Frames the run will process, or undefined when unknown: the source's count (the frame window
+ * has applied start, duration and stride; a loop has none), unless frames are dropped (the
+ * freshest-frame policy of live sources and --realtime).
+ */
+export function plannedFrames(info: StreamInfo, freshest: boolean): number | undefined {
+  return freshest || info.live || !info.frameCount ? undefined : info.frameCount;
 }
 
 /**
- * Frames the run will process, or undefined when unknown. A video file's frame count is its
- * container's; frames from `start` to `start + duration` are kept (as the source does: pts in
- * [start, end)), then every `stride`-th. An image folder's count already applies them.
+ * A file's count comes from its container's declared frame count, which can be a little high
+ * (edit lists: one shipped clip declares 116 frames and FFmpeg decodes 100), so it is shown as
+ * "about"; counting what decodes would cost a pass over the file. An image folder's is exact.
  */
-export function plannedFrames(info: StreamInfo, o: PlanOptions): number | undefined {
-  if (o.loop || o.freshest || info.live || !info.frameCount) return undefined;
-  if (info.kind === 'images') return info.frameCount;
-  // The source compares pts with the bounds less half a millisecond.
-  const first = (s: number) => Math.max(0, Math.ceil(((s * 1000 - 0.5) * info.fps) / 1000));
-  const from = Math.min(info.frameCount, first(o.start ?? 0));
-  const to = o.duration === undefined ? info.frameCount : Math.min(info.frameCount, first((o.start ?? 0) + o.duration));
-  return Math.ceil(Math.max(0, to - from) / o.stride);
+export function isApproximate(info: StreamInfo): boolean {
+  return info.kind !== 'images';
+}
+
+/** ", about 116 frames" / ", 7 frames" for the where-line, or nothing when the count is unknown. */
+export function frameCountText(info: StreamInfo): string {
+  if (!info.frameCount) return '';
+  return `, ${isApproximate(info) ? 'about ' : ''}${plural(info.frameCount, 'frame')}`;
 }
 
 export interface Progress {
@@ -43,12 +44,12 @@ export interface Progress {
 const spinner = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 
 /** The bar on a terminal; undefined when standard error is not one. */
-export function startProgressBar(p: PipelineHandle, total: number | undefined): Progress | undefined {
+export function startProgressBar(p: PipelineHandle, total: number | undefined, approximate = false): Progress | undefined {
   if (!process.stderr.isTTY) return undefined;
   const bar = new cliProgress.SingleBar(
     {
       stream: process.stderr,
-      format: total ? ' {bar} {percentage}% | {value}/{total} frames | {fps} fps | ETA {eta_formatted}' : ' {spin} {value} frames | {fps} fps | {duration_formatted}',
+      format: total ? ' {bar} {percentage}% | {value}/{about}{total} frames | {fps} fps | ETA {eta_formatted}' : ' {spin} {value} frames | {fps} fps | {duration_formatted}',
       hideCursor: true,
       clearOnComplete: false,
       forceRedraw: true,
@@ -57,7 +58,9 @@ export function startProgressBar(p: PipelineHandle, total: number | undefined): 
     cliProgress.Presets.shades_classic,
   );
   let turn = 0;
-  const payload = () => ({ fps: p.stats.fps.toFixed(1), spin: spinner[turn++ % spinner.length] });
+  // "~" while the total is a container's declared count; a complete run's total is what it processed.
+  let about = approximate ? '~' : '';
+  const payload = () => ({ fps: p.stats.fps.toFixed(1), spin: spinner[turn++ % spinner.length], about });
   bar.start(total ?? 0, 0, payload());
   const sub = p.results.subscribe(() => bar.update(p.stats.framesOut, payload()));
   let stopped = false;
@@ -71,7 +74,10 @@ export function startProgressBar(p: PipelineHandle, total: number | undefined): 
       stopped = true;
       sub.unsubscribe();
       // A file's declared frame count can be a little high (edit lists): a complete run ends at 100 %.
-      if (complete && total) bar.setTotal(p.stats.framesOut);
+      if (complete && total) {
+        bar.setTotal(p.stats.framesOut);
+        about = '';
+      }
       bar.update(p.stats.framesOut, payload());
       bar.stop();
     },

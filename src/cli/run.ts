@@ -10,11 +10,10 @@ import type { RoadReportSink } from '../sinks/report.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
 import { writeOutputFile } from '../util/output.js';
 import { interruptExitCode, onInterrupt, type Interrupt } from '../util/interrupts.js';
-import { plural } from '../util/text.js';
 import { addEngineOptions, addSignalOptions, signalConfig, type SignalFlags } from './common.js';
 import { videoQualities } from '../sinks/ffmpeg-encoder.js';
 import { intArg, numberArg, stderrLog } from './args.js';
-import { plannedFrames, startProgressBar, startStatusLines, type Progress } from './progress.js';
+import { frameCountText, isApproximate, plannedFrames, startProgressBar, startStatusLines, type Progress } from './progress.js';
 
 /** Flag name -> config key, for flags that map one to one. */
 const direct = ['realtime', 'loop', 'start', 'duration', 'stride', 'fps', 'live', 'model', 'drivableModel', 'precision', 'tta', 'modelsDir', 'device', 'threads', 'inputHeight', 'opacity', 'hud', 'inFlight', 'maxBatch', 'batchTimeout', 'videoQuality'] as const;
@@ -97,13 +96,13 @@ export function registerRun(program: Command): void {
     const entries = sourceEntries(config);
     const freshest = (i: number) => entries[i]?.live ?? config.live ?? streams[i]!.live;
     streams.forEach((s, i) => {
-      stderrLog(`${streams.length > 1 ? `source ${s.sourceId}: ` : ''}${s.kind} ${s.uri}: ${s.width}x${s.height} @ ${s.fps.toFixed(2)} fps${s.frameCount ? `, ${plural(s.frameCount, 'frame')}` : ''}; ${freshest(i) ? 'freshest-frame' : 'lossless'} policy`);
+      stderrLog(`${streams.length > 1 ? `source ${s.sourceId}: ` : ''}${s.kind} ${s.uri}: ${s.width}x${s.height} @ ${s.fps.toFixed(2)} fps${frameCountText(s)}; ${freshest(i) ? 'freshest-frame' : 'lossless'} policy`);
     });
     stderrLog(`sinks: ${pipeline.sinks.filter((s) => s !== road || flags.report).map((s) => s.name).join(', ') || 'none'}`);
     if (!config.sinks.length && !flags.report) stderrLog('no output: nothing is saved (only the summary is printed); add -o overlay.mp4, -s signal.jsonl, --report report.html, --serve 8080 or --window');
-    const totals = streams.map((s, i) => plannedFrames(s, { ...config, ...entries[i], freshest: freshest(i) }));
+    const totals = streams.map((s, i) => plannedFrames(s, freshest(i)));
     const total = totals.every((t) => t !== undefined) ? totals.reduce((a, b) => a + b, 0) : undefined;
-    progress = flags.progress !== false ? startProgressBar(pipeline, total) : undefined;
+    progress = flags.progress !== false ? startProgressBar(pipeline, total, streams.some(isApproximate)) : undefined;
     const status = flags.progress !== false && !progress && flags.statusInterval > 0 ? startStatusLines(pipeline, flags.statusInterval, () => road.sourceState) : undefined;
     let failure: unknown;
     try {

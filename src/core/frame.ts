@@ -50,7 +50,13 @@ export interface StreamInfo {
   width: number;
   height: number;
   fps: number;
-  /** Frame count when the container says so (files), else undefined. */
+  /**
+   * Frames this source will deliver (start, duration and stride applied, by
+   * src/sources/frame-window.ts), when known: an image folder's exactly, a file's from its
+   * container's declared count, which can be a little high (edit lists: shown as "about", by
+   * src/cli/progress.ts);
+   * undefined for live sources and --loop.
+   */
   frameCount?: number;
 }
 

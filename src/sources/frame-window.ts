@@ -42,9 +42,12 @@ class WindowedSource implements FrameSource {
     this.stride = opts.stride ?? 1;
     this.loop = !!opts.loop && !!inner.rewind;
     const { frameCount, fps } = inner.info;
-    const first = Math.min(frameCount ?? Infinity, Math.round((this.startMs * fps) / 1000));
-    const last = Math.min(frameCount ?? Infinity, Math.round((this.endMs * fps) / 1000));
-    this.info = { ...inner.info, frameCount: frameCount === undefined ? undefined : Math.max(0, Math.ceil((last - first) / this.stride)) };
+    // The first frame whose pts (index / fps) passes the comparison in read(): pts >= bound - slack.
+    const firstAt = (ms: number) => Math.min(frameCount ?? Infinity, Math.max(0, Math.ceil(((ms - ptsSlackMs) * fps) / 1000)));
+    const first = firstAt(this.startMs);
+    // The one count of the frames this source will deliver (progress and the where-line read it): unknown for a loop.
+    const delivers = frameCount === undefined || this.loop ? undefined : Math.max(0, Math.ceil((firstAt(this.endMs) - first) / this.stride));
+    this.info = { ...inner.info, frameCount: delivers };
     if (frameCount !== undefined && this.startMs > 0 && first >= frameCount) {
       inner.close();
       throw new RoadsegError(`--start ${this.startMs / 1000} s is past the end of the input: no frames to process`, {
