@@ -24,7 +24,7 @@ import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { evaluate, pairByStem, type EvaluationReport, type Pair } from '../src/app/evaluate.js';
+import { evaluate, pairByStem, type EvaluationReport, type Pair } from '../src/eval/evaluate.js';
 import { createPipeline } from '../src/app/open.js';
 import { openSource } from '../src/app/sources.js';
 import { isStale } from '../src/core/frame.js';
@@ -32,7 +32,7 @@ import type { PackedInput, PrecisionChoice } from '../src/core/model.js';
 import { SegmentationEngine, type EngineOptions } from '../src/engine/engine.js';
 import { toBgr } from '../src/stages/preprocess.js';
 import { packageRoot } from '../src/util/package.js';
-import { meanChange } from '../src/stages/series.js';
+import { meanChange } from '../src/eval/series.js';
 import { median } from './stats.js';
 
 const { values: args } = parseArgs({

@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { evaluate, pairByStem, type EvaluationReport } from '../src/app/evaluate.js';
+import { evaluate, pairByStem, type EvaluationReport } from '../src/eval/evaluate.js';
 import { SegmentationEngine, type EngineOptions } from '../src/engine/engine.js';
 import { getManifest, listManifests } from '../src/engine/registry.js';
 import { RoadsegError } from '../src/util/errors.js';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { evaluate, pairByStem, type EvaluationReport } from '../app/evaluate.js';
-import type { MetricsReport } from '../stages/metrics.js';
+import { evaluate, pairByStem, type EvaluationReport } from '../eval/evaluate.js';
+import type { MetricsReport } from '../eval/metrics.js';
 import { ExitCode, RoadsegError } from '../util/errors.js';
 import { plural } from '../util/text.js';
 import { addEngineOptions, addSignalOptions, createEngine, stopBetweenImages, type EngineFlags } from './common.js';

@@ -7,7 +7,7 @@ import { classHistogram, histogramFractions } from '../../src/stages/histogram.j
 import { inputSize, snapToRule } from '../../src/core/input-size.js';
 import { labelMap } from '../../src/core/labelmap.js';
 import { downsampleLabels } from '../../src/stages/labelmap.js';
-import { ConfusionMatrix } from '../../src/stages/metrics.js';
+import { ConfusionMatrix } from '../../src/eval/metrics.js';
 import { bgrLut, colorize, paintMask } from '../../src/stages/palette.js';
 
 /** A map from rows of characters: digits are class ids, '.' is void (255). */

@@ -2,14 +2,14 @@
  * The import graph of src/: layers only point down and no module imports one that imports it.
  * Layers, low to high: util, core (shared types), stages (pure kernels), engine | sources | sinks
  * (implementations, which never import each other), pipeline (the graph), app (the factory), the
- * fleet, cli. src/index.ts is the package's entry and may import anything.
+ * fleet | eval (evaluation against labels; neither imports the other), cli. src/index.ts is the package's entry and may import anything.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const src = resolve(import.meta.dirname, '..', '..', 'src');
-const rank: Record<string, number> = { util: 0, core: 1, stages: 2, engine: 3, sources: 3, sinks: 3, pipeline: 4, app: 5, fleet: 6, cli: 7 };
+const rank: Record<string, number> = { util: 0, core: 1, stages: 2, engine: 3, sources: 3, sinks: 3, pipeline: 4, app: 5, eval: 6, fleet: 6, cli: 7 };
 
 function files(dir: string): string[] {
   return readdirSync(dir).flatMap((f) => {

@@ -9,7 +9,7 @@ import { HoodEstimator, hoodLine, hoodPolygon, hoodRows, noHood } from '../../sr
 import { labelMap } from '../../src/core/labelmap.js';
 import type { HeadScores } from '../../src/core/model.js';
 import { ProbabilityEma, argmaxScores, cellPlacement, drivableConfidence, probabilityLabels, resizeScoresInto, softmax, softmaxStep, stepResponseFrames } from '../../src/stages/scores.js';
-import { bestLag, meanAbsError, meanChange } from '../../src/stages/series.js';
+import { bestLag, meanAbsError, meanChange } from '../../src/eval/series.js';
 
 /** A grid whose every cell has the same probabilities per channel. */
 function uniformGrid(probs: number[], width = 4, height = 3): HeadScores {

@@ -9,7 +9,7 @@ import type { FrameHeads } from '../core/model.js';
 import type { SegmentationEngine } from '../engine/engine.js';
 import { readImage, readLabels } from '../sources/images.js';
 import { sampleLabels } from '../stages/labelmap.js';
-import { BinaryCounts, ConfusionMatrix, type BinaryReport, type MetricsReport } from '../stages/metrics.js';
+import { BinaryCounts, ConfusionMatrix, type BinaryReport, type MetricsReport } from './metrics.js';
 import { toBgr } from '../stages/preprocess.js';
 import { ExitCode, RoadsegError } from '../util/errors.js';
 
