@@ -28,6 +28,8 @@ import { LatestSinkDriver } from './latest-sink.js';
 import { GuardedSink } from './sink-guard.js';
 import { freshestPull, losslessPull, type Pull } from './policy.js';
 import { BatchStats, RunStats, type StageName, type StatsSnapshot } from './stats.js';
+import { holdFrame, releaseMats } from './frame-hold.js';
+import { recordStep, type TimedStep } from './step-timing.js';
 
 export interface RunSummary extends StatsSnapshot {
   /** Per sink: its own counters (frames written, skipped, ...). */
@@ -249,7 +251,7 @@ export function createGraph(parts: GraphParts): PipelineHandle {
     void finishIfDone(lane);
   };
   const skip = (x: InFlight): Observable<never> => {
-    for (const m of new Set(x.mats)) m.release();
+    releaseMats(x.mats);
     leave(x.lane, x.meta.index);
     return EMPTY;
   };
@@ -258,13 +260,12 @@ export function createGraph(parts: GraphParts): PipelineHandle {
    * One step as an operator: timed, skipped once the lane has failed, and a failure names the step
    * and frame, then stops that source gracefully (no new frames; earlier frames finish).
    */
-  const step = <I extends InFlight, O extends InFlight>(name: StageName & keyof StepTimings, fn: (x: I) => O | Promise<O>) =>
+  const step = <I extends InFlight, O extends InFlight>(name: TimedStep, fn: (x: I) => O | Promise<O>) =>
     concatMap((x: I): Observable<O> => {
       if (skipped(x)) return skip(x);
       const t0 = performance.now();
       const timed = (out: O) => {
-        x.timings[`${name}Ms`] = performance.now() - t0;
-        sample(x.lane, name, x.timings[`${name}Ms`]);
+        recordStep(x.timings, name, t0, (n, ms) => sample(x.lane, n, ms));
         return out;
       };
       const failed = (e: unknown): Observable<O> => {
@@ -317,10 +318,7 @@ export function createGraph(parts: GraphParts): PipelineHandle {
    * once the graph and every holder let go.
    */
   const finished = (x: InFlight & Omit<ProcessedFrame, 'signal' | 'retain'>): { frame: ProcessedFrame; letGo: () => void } => {
-    let holders = 1;
-    const letGo = () => {
-      if (--holders === 0) for (const m of new Set(x.mats)) m.release();
-    };
+    const hold = holdFrame(x.mats);
     const frame: ProcessedFrame = {
       meta: x.meta,
       image: x.image,
@@ -330,15 +328,9 @@ export function createGraph(parts: GraphParts): PipelineHandle {
       overlay: x.overlay,
       timings: x.timings,
       signal: signalOf(x.meta, x.summary, origin),
-      retain: () => {
-        holders++;
-        let once = false;
-        return () => {
-          if (!once) (once = true), letGo();
-        };
-      },
+      retain: hold.retain,
     };
-    return { frame, letGo };
+    return { frame, letGo: hold.letGo };
   };
 
   /** Once a lane has ended and its last frame has left the graph: finalise its own sinks. */
@@ -555,9 +547,6 @@ function worstFailure(lanes: readonly Lane[]): unknown {
     exitCode: first instanceof RoadsegError ? first.exitCode : ExitCode.failure,
   });
 }
-
-/** Steps whose time is kept per frame, in FrameTimings. */
-type StepTimings = { [K in keyof FrameTimings as K extends `${infer S}Ms` ? S : never]: number };
 
 function stepError(step: StageName, meta: { index: number; sourceId: string }, source: FrameSource, e: unknown): RoadsegError {
   if (e instanceof RoadsegError) return e;

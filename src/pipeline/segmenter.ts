@@ -4,7 +4,7 @@
  * one so that they overlap across frames.
  */
 import type { CameraHealth, DrivableSummary, FrameAnalysis, Hood } from '../core/analysis.js';
-import type { FrameMeta } from '../core/frame.js';
+import type { FrameMeta, FrameTimings } from '../core/frame.js';
 import { heightOf, widthOf, type LabelMap } from '../core/labelmap.js';
 import type { DisplayClasses, FrameHeads, HeadScores, ModelManifest, PackedInput, Provider } from '../core/model.js';
 import type { FrameProcessor } from '../core/processor.js';
@@ -69,12 +69,8 @@ interface SourceState {
   saidUnsettled: boolean;
 }
 
-export interface StepTimings {
-  preprocessMs: number;
-  inferMs: number;
-  analyseMs: number;
-  renderMs: number;
-}
+/** The steps of one frame the segmenter times itself (the graph times them the same way: step-timing.ts). */
+export type StepTimings = Pick<FrameTimings, 'preprocessMs' | 'inferMs' | 'analyseMs' | 'renderMs'>;
 
 export interface SegmentResult {
   heads: FrameHeads;
