@@ -8,6 +8,9 @@ import { runCli } from './helpers/cli.js';
 import { data, modelsDir, tempDir, videos } from './helpers/paths.js';
 import { readBack, readSignal } from './helpers/video.js';
 import { videoQualities } from '../src/sinks/ffmpeg-encoder.js';
+import { VideoFileSink } from '../src/sinks/video.js';
+import { cv, type Mat } from '../src/util/cv.js';
+import type { PipelineContext, ProcessedFrame } from '../src/core/sink.js';
 
 const fast = ['--input-height', '129', '--models-dir', modelsDir, '--no-progress'];
 const shortClip = join(videos, 'udacity_vehicledet_test_video.mp4');
@@ -42,5 +45,33 @@ describe('video encoder', () => {
     const r = runCli(['run', shortClip, join(tempDir(), 'o.mp4'), '--video-quality', 'best', ...fast]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--video-quality/);
+  });
+
+  it('a frame of another size is scaled into a Mat of the sink own, released exactly once; the overlay is left to the graph', async () => {
+    const out = tempDir();
+    const sink = new VideoFileSink(join(out, 'o.avi'));
+    sink.open({ stream: { width: 64, height: 48, fps: 10 } } as PipelineContext);
+    const scaled: { mat: Mat; releases: number }[] = [];
+    const resize = cv.Mat.prototype.resize;
+    cv.Mat.prototype.resize = function (this: Mat, ...args: unknown[]) {
+      const mat = (resize as (...a: unknown[]) => Mat).apply(this, args);
+      const entry = { mat, releases: 0 };
+      const release = mat.release.bind(mat);
+      mat.release = () => (entry.releases++, release());
+      scaled.push(entry);
+      return mat;
+    } as typeof resize;
+    const overlay = new cv.Mat(24, 32, cv.CV_8UC3, [0, 128, 255]);
+    try {
+      await sink.write({ overlay, meta: { index: 0 } } as unknown as ProcessedFrame);
+      await sink.write({ overlay, meta: { index: 1 } } as unknown as ProcessedFrame);
+    } finally {
+      cv.Mat.prototype.resize = resize;
+      await sink.close();
+    }
+    expect(sink.stats()).toMatchObject({ frames: 2, resized: 2 });
+    expect(scaled.map((s) => s.releases)).toEqual([1, 1]);
+    expect(overlay.empty).toBeFalsy();
+    overlay.release();
   });
 });

@@ -101,9 +101,6 @@ export const ModelManifestSchema = z.object({
 export type ModelManifest = z.infer<typeof ModelManifestSchema> & { manifestPath: string };
 export type SizeRule = ModelManifest['size'];
 export type WeightFile = ModelManifest['weights']['fp32'];
-export type ClassHead = NonNullable<ModelManifest['heads']['classes']>;
-export type BinaryHead = NonNullable<ModelManifest['heads']['drivable']>;
-export type HeadName = keyof ModelManifest['heads'];
 
 /** One frame packed for inference: per model, one tensor per test-time-augmentation variant. */
 export type PackedInput = InputTensor[][];

@@ -104,17 +104,19 @@ export class VideoFileSink implements Sink {
   async write(frame: ProcessedFrame): Promise<void> {
     if (!this.writer && !this.encoder) this.openOutput();
     this.checkRoom(frame.meta.index);
-    let image = frame.overlay;
-    if (image.cols !== this.size!.width || image.rows !== this.size!.height) {
-      image = image.resize(this.size!.height, this.size!.width);
-      this.resized++;
-    }
+    const overlay = frame.overlay;
+    // A frame of another size is scaled into a Mat of our own, released once written (the overlay is the graph's).
+    const scaled = overlay.cols !== this.size!.width || overlay.rows !== this.size!.height ? overlay.resize(this.size!.height, this.size!.width) : undefined;
+    if (scaled) this.resized++;
+    const image = scaled ?? overlay;
     try {
       if (this.encoder) await this.encoder.write(image.getData());
       else await this.writer!.writeAsync(image);
     } catch (e) {
       if (e instanceof RoadsegError) throw e;
       throw new RoadsegError(`writing frame ${frame.meta.index} to ${this.path} failed: ${messageOf(e)}`, { where: this.path, exitCode: ExitCode.output });
+    } finally {
+      scaled?.release();
     }
     this.frames++;
   }

@@ -1,9 +1,8 @@
-import { cv, type Mat } from '../util/cv.js';
+import { cv, releaseIntermediates, type Mat } from '../util/cv.js';
 import type { EdgeSample, EgoCorridor, Hood } from '../core/analysis.js';
 import { heightOf, widthOf, type LabelMap } from '../core/labelmap.js';
 import { drivableTint, laneColour, overlayOpacity } from '../core/model.js';
 import { colorize, paintMask, type Rgb } from './palette.js';
-import { releaseIntermediates } from './preprocess.js';
 
 export interface OverlayStyle {
   /** Weight of the class colours, 0 (image only) .. 1 (colours only). */

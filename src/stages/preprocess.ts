@@ -1,16 +1,7 @@
 import ndarray from 'ndarray';
-import { cv, type Mat } from '../util/cv.js';
+import { cv, releaseIntermediates, type Mat } from '../util/cv.js';
 import type { InputTensor } from '../core/model.js';
 import type { InputSize } from '../core/input-size.js';
-
-/**
- * Frees Mats made on the way, now rather than at the next garbage collection: V8 does not see
- * their size, so they would pile up, and fresh memory for every frame costs a page fault per 4 KiB
- * (releasing made resize + convert + copy of a 1280x720 frame 7x faster here).
- */
-export function releaseIntermediates(keep: Mat, ...mats: Mat[]): void {
-  for (const m of new Set(mats)) if (m !== keep) m.release();
-}
 
 /**
  * Any decoded image (grey, BGR, BGRA) as 3-channel BGR, OpenCV's native order. A converted input
