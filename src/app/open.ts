@@ -13,6 +13,7 @@ import { SegmentationEngine } from '../engine/engine.js';
 import { getManifest, isManifestPath } from '../engine/registry.js';
 import { createGraph, type PipelineHandle, type SinkBinding, type SourceBinding } from '../pipeline/graph.js';
 import { Segmenter, type SignalOptions } from '../pipeline/segmenter.js';
+import { sourcePolicy } from '../pipeline/policy.js';
 import { hoodLine, hoodPolygon } from '../stages/hood.js';
 import { ExitCode, RoadsegError } from '../util/errors.js';
 import { defaultInFlight, parseConfig, sourceEntries, type PipelineConfig, type PipelineConfigInput } from './config.js';
@@ -64,9 +65,8 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
     for (const [i, entry] of entries.entries()) {
       const source = (i === 0 && opts.source) || openSource(entry.uri, { ...entry, log });
       const id = uniqueId(entry.id ?? source.info.sourceId, taken);
-      const live = entry.live ?? source.info.live;
-      const inFlight = config.inFlight ?? defaultInFlight[live ? 'freshest' : 'lossless'];
-      sources.push({ source: id === source.info.sourceId ? source : renamed(source, id), live, inFlight });
+      const policy = sourcePolicy(source.info, entry.live, (mode) => config.inFlight ?? defaultInFlight[mode]);
+      sources.push({ source: id === source.info.sourceId ? source : renamed(source, id), policy });
     }
     const manifest = opts.engine?.manifest ?? getManifest(config.model);
     // Every --tta scale too, so that the message names the user's frame before the model loads.

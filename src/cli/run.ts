@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { eachSourcePath, parseSinkUri, perSourcePath, redactUri, serveSink } from '../core/uri.js';
 import type { Pipeline } from '../app/open.js';
 import type { RunSummary } from '../pipeline/graph.js';
-import { defaultInFlight, defaults, maxInFlight, parseConfig, readConfigFile, sourceEntries, withDefault, type PipelineConfig } from '../app/config.js';
+import { defaultInFlight, defaults, maxInFlight, parseConfig, readConfigFile, withDefault, type PipelineConfig } from '../app/config.js';
 import { formatRoadSummary, type RoadSummary } from '../stages/road-stats.js';
 import { parseCorridor } from '../stages/drivable.js';
 import type { RoadReportSink } from '../sinks/report.js';
@@ -93,8 +93,7 @@ export function registerRun(program: Command): void {
     });
     interrupted.attach(pipeline);
     const { stream, streams } = pipeline.context;
-    const entries = sourceEntries(config);
-    const freshest = (i: number) => entries[i]?.live ?? config.live ?? streams[i]!.live;
+    const freshest = (i: number) => pipeline.policies[i]!.mode === 'freshest';
     streams.forEach((s, i) => {
       stderrLog(`${streams.length > 1 ? `source ${s.sourceId}: ` : ''}${s.kind} ${s.uri}: ${s.width}x${s.height} @ ${s.fps.toFixed(2)} fps${frameCountText(s)}; ${freshest(i) ? 'freshest-frame' : 'lossless'} policy`);
     });

@@ -26,7 +26,7 @@ import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
 import { batchInference } from './batcher.js';
 import { LatestSinkDriver } from './latest-sink.js';
 import { GuardedSink } from './sink-guard.js';
-import { freshestPull, losslessPull, type Pull } from './policy.js';
+import { freshestPull, losslessPull, sourcePolicy, type Pull, type SourcePolicy } from './policy.js';
 import { BatchStats, RunStats, type StageName, type StatsSnapshot } from './stats.js';
 import { holdFrame, releaseMats } from './frame-hold.js';
 import { recordStep, type TimedStep } from './step-timing.js';
@@ -43,10 +43,8 @@ export interface RunSummary extends StatsSnapshot {
 /** A source and how the graph takes its frames. */
 export interface SourceBinding {
   source: FrameSource;
-  /** Freshest-frame policy (default: the source's own, `info.live`). */
-  live?: boolean;
-  /** Frames of this source decoded and not yet through the graph, at most (default: the graph's). */
-  inFlight?: number;
+  /** Default: `sourcePolicy` of the source's own `info.live`, with the graph's `inFlight`. */
+  policy?: SourcePolicy;
 }
 
 /** A sink and the frames it takes: one source's (a `{source}` output), or every source's. */
@@ -77,6 +75,8 @@ export interface PipelineHandle {
   /** The whole run; per source in `sourceStats`. */
   readonly stats: RunStats;
   readonly sourceStats: ReadonlyMap<string, RunStats>;
+  /** Each source's policy, in the order of `context.streams`. */
+  readonly policies: readonly SourcePolicy[];
   /** Every frame that left the graph; completes when the run ends, failed or not (hot: subscribe before `run`; copy Mats kept past the callback). */
   readonly results: Observable<ProcessedFrame>;
   /** Runs to the end of every input or a stop; sinks are finalised before it settles. */
@@ -102,8 +102,7 @@ interface InFlight {
 interface Lane {
   id: string;
   source: FrameSource;
-  live: boolean;
-  inFlight: number;
+  policy: SourcePolicy;
   stats: RunStats;
   credits: Subject<void>;
   /** Frames of this lane in the graph (credits taken and not returned). */
@@ -149,14 +148,13 @@ export function createGraph(parts: GraphParts): PipelineHandle {
   /** A failure that stops every source (a shared sink's), with the frame it happened on. */
   let sharedFailure: unknown;
 
-  const lanes: Lane[] = sourceBindings.map(({ source, live, inFlight }) => {
+  const lanes: Lane[] = sourceBindings.map(({ source, policy }) => {
     const id = source.info.sourceId;
     const mine = sinkBindings.filter((b) => b.sourceId === undefined || b.sourceId === id).map((b) => b.sink);
     return {
       id,
       source,
-      live: live ?? source.info.live,
-      inFlight: inFlight ?? parts.inFlight,
+      policy: policy ?? sourcePolicy(source.info, undefined, () => parts.inFlight),
       stats: new RunStats(stats),
       credits: new Subject<void>(),
       outstanding: 0,
@@ -359,8 +357,8 @@ export function createGraph(parts: GraphParts): PipelineHandle {
 
   const laneFrames = (lane: Lane): Observable<InFlight & { image: Mat }> => {
     let read: Pull;
-    if (lane.live) {
-      const fresh = freshestPull(lane.source, lane.stats, { paced: lane.source.info.kind === 'file' || lane.source.info.kind === 'images' });
+    if (lane.policy.mode === 'freshest') {
+      const fresh = freshestPull(lane.source, lane.stats, { paced: lane.policy.paced });
       read = fresh.pull;
       lane.stopPump = fresh.stop;
     } else {
@@ -466,7 +464,7 @@ export function createGraph(parts: GraphParts): PipelineHandle {
         takeUntil(aborted),
       );
       const done = lastValueFrom(processed$, { defaultValue: undefined });
-      for (const lane of lanes) for (let i = 0; i < lane.inFlight; i++) lane.credits.next();
+      for (const lane of lanes) for (let i = 0; i < lane.policy.inFlight; i++) lane.credits.next();
       await done;
       for (const lane of lanes) for (const d of lane.latest) await d.settle().catch((e: unknown) => fail(lane, e));
     } finally {
@@ -516,6 +514,7 @@ export function createGraph(parts: GraphParts): PipelineHandle {
     sinks: sinks.map((g) => g.sink),
     stats,
     sourceStats: new Map(lanes.map((l) => [l.id, l.stats])),
+    policies: lanes.map((l) => l.policy),
     results: results.asObservable(),
     run,
     summary,

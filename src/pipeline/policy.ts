@@ -5,9 +5,25 @@
  * dropped (its image released) and counted.
  */
 import { LatestSlot } from '../core/latest.js';
-import { isStale, type Frame, type StaleTick } from '../core/frame.js';
+import { isStale, type Frame, type StaleTick, type StreamInfo } from '../core/frame.js';
 import type { FrameSource } from '../core/source.js';
 import type { RunStats } from './stats.js';
+
+/** How the graph takes one source's frames: worked out once (`sourcePolicy`), carried on the pipeline handle. */
+export interface SourcePolicy {
+  /** lossless: every frame, pulled when the graph has room; freshest: the newest, older ones dropped. */
+  mode: 'lossless' | 'freshest';
+  /** Frames of this source decoded and not yet through the graph, at most. */
+  inFlight: number;
+  /** A freshest-frame file or image folder is read at its own frame rate (a camera paces itself). */
+  paced: boolean;
+}
+
+/** The one rule: freshest when asked (`live`) or when the source is live; in flight by mode. */
+export function sourcePolicy(info: StreamInfo, live: boolean | undefined, inFlight: (mode: SourcePolicy['mode']) => number): SourcePolicy {
+  const mode = (live ?? info.live) ? 'freshest' : 'lossless';
+  return { mode, inFlight: inFlight(mode), paced: info.kind === 'file' || info.kind === 'images' };
+}
 
 export type Pull = () => Promise<Frame | StaleTick | null>;
 
