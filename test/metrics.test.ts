@@ -1,6 +1,7 @@
 // /metrics and /healthz on the --serve server and on a metrics-only server, against a real looping pipeline.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MetricsSink } from '../src/sinks/metrics.js';
+import { parseServerSinkUri } from '../src/core/uri.js';
 import { parsePrometheus } from './helpers/prometheus.js';
 import { connectClient, servePipeline, until, type Served } from './helpers/ws-client.js';
 
@@ -71,7 +72,7 @@ describe('live metrics', () => {
   });
 
   it('GET /healthz is 503 before the first frame and without a token rule when none is set', async () => {
-    const idle = new MetricsSink('metrics://127.0.0.1:0', { requestTimeoutMs: 5000, log: () => {} });
+    const idle = new MetricsSink(parseServerSinkUri('metrics://127.0.0.1:0', 'metrics'), { requestTimeoutMs: 5000, log: () => {} });
     const { port } = await idle.listening;
     const res = await fetch(`http://127.0.0.1:${port}/healthz`);
     expect(res.status).toBe(503);

@@ -10,6 +10,7 @@ import { runInNewContext } from 'node:vm';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { WebSocket } from 'ws';
 import { WebSocketSink } from '../src/sinks/websocket.js';
+import { parseServerSinkUri } from '../src/core/uri.js';
 import { serveSettings } from '../src/app/config.js';
 import { connectClient, handshakeStatus, servePipeline, until, type Served, type TestClient } from './helpers/ws-client.js';
 
@@ -431,7 +432,7 @@ describe('websocket faults, served by a running pipeline', () => {
 
 describe('websocket sink on its own: half-open peers do not lock others out', () => {
   it('maxClients taken by silent peers: newcomers get 503 until the heartbeat frees the places', async () => {
-    const sink = new WebSocketSink('ws://127.0.0.1:0', { ...serveSettings({ maxClients: 4, heartbeatMs: 300 }), log: () => {} });
+    const sink = new WebSocketSink(parseServerSinkUri('ws://127.0.0.1:0', 'websocket'), { ...serveSettings({ maxClients: 4, heartbeatMs: 300 }), log: () => {} });
     const { port } = await sink.listening;
     const url = `ws://127.0.0.1:${port}/`;
     const silent = await Promise.all(Array.from({ length: 4 }, () => rawPeer(port, { read: false })));

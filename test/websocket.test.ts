@@ -7,6 +7,7 @@ import { WebSocket } from 'ws';
 import { labelMap } from '../src/core/labelmap.js';
 import { downsampleLabels } from '../src/stages/labelmap.js';
 import { WebSocketSink } from '../src/sinks/websocket.js';
+import { parseServerSinkUri } from '../src/core/uri.js';
 import { BinaryKind, decodeClassMap, encodeClassMap, packBinary, unpackBinary, type FrameHeader } from '../src/sinks/websocket-protocol.js';
 import { openSink } from '../src/app/sinks.js';
 import { getManifest } from '../src/engine/registry.js';
@@ -198,7 +199,7 @@ describe('websocket sink, served by a running pipeline', () => {
 
 describe('websocket sink on its own', () => {
   it('terminates a client that stops answering pings, keeps the others', async () => {
-    const sink = new WebSocketSink('ws://127.0.0.1:0', { ...serveSettings({ heartbeatMs: 150 }), log: () => {} });
+    const sink = new WebSocketSink(parseServerSinkUri('ws://127.0.0.1:0', 'websocket'), { ...serveSettings({ heartbeatMs: 150 }), log: () => {} });
     const { port } = await sink.listening;
     const silent = new WebSocket(`ws://127.0.0.1:${port}/`);
     const lively = new WebSocket(`ws://127.0.0.1:${port}/`);
@@ -216,7 +217,7 @@ describe('websocket sink on its own', () => {
   });
 
   it('serves the viewer files, and answers malformed requests without falling over', async () => {
-    const sink = new WebSocketSink('ws://127.0.0.1:0', { ...serveSettings(), log: () => {} });
+    const sink = new WebSocketSink(parseServerSinkUri('ws://127.0.0.1:0', 'websocket'), { ...serveSettings(), log: () => {} });
     const { port } = await sink.listening;
     const base = `http://127.0.0.1:${port}`;
     const page = await fetch(`${base}/`);
@@ -245,7 +246,7 @@ describe('websocket sink on its own', () => {
   });
 
   it('refuses clients beyond maxClients with 503', async () => {
-    const sink = new WebSocketSink('ws://127.0.0.1:0', { ...serveSettings({ maxClients: 2 }), log: () => {} });
+    const sink = new WebSocketSink(parseServerSinkUri('ws://127.0.0.1:0', 'websocket'), { ...serveSettings({ maxClients: 2 }), log: () => {} });
     const { port } = await sink.listening;
     const url = `ws://127.0.0.1:${port}/`;
     const held = [new WebSocket(url), new WebSocket(url)];
@@ -255,9 +256,9 @@ describe('websocket sink on its own', () => {
   });
 
   it('a taken port is a clear error when the pipeline opens the sink', async () => {
-    const first = new WebSocketSink('ws://127.0.0.1:0', { ...serveSettings(), log: () => {} });
+    const first = new WebSocketSink(parseServerSinkUri('ws://127.0.0.1:0', 'websocket'), { ...serveSettings(), log: () => {} });
     const { port } = await first.listening;
-    const second = new WebSocketSink(`ws://127.0.0.1:${port}`, { ...serveSettings(), log: () => {} });
+    const second = new WebSocketSink(parseServerSinkUri(`ws://127.0.0.1:${port}`, 'websocket'), { ...serveSettings(), log: () => {} });
     const err = await second.open({} as never).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(RoadsegError);
     expect((err as RoadsegError).message).toMatch(/cannot serve on ws:\/\/127\.0\.0\.1:\d+: .*EADDRINUSE/);
@@ -268,8 +269,8 @@ describe('websocket sink on its own', () => {
 
   it('bad URIs and options are clear errors', () => {
     expect(() => openSink('ws://127.0.0.1', { stop: () => {}, stdoutClosed: () => {}, serve: serveSettings(), opacity: 0.5 })).toThrow(RoadsegError);
-    expect(() => new WebSocketSink('ws://127.0.0.1:0', serveSettings({ token: '' }))).toThrow(/token is empty/);
-    expect(() => new WebSocketSink('ws://127.0.0.1:0', serveSettings({ origins: ['example.com'] }))).toThrow(/invalid allowed origin/);
+    expect(() => new WebSocketSink(parseServerSinkUri('ws://127.0.0.1:0', 'websocket'), serveSettings({ token: '' }))).toThrow(/token is empty/);
+    expect(() => new WebSocketSink(parseServerSinkUri('ws://127.0.0.1:0', 'websocket'), serveSettings({ origins: ['example.com'] }))).toThrow(/invalid allowed origin/);
   });
 });
 

@@ -8,7 +8,7 @@ import { extname } from 'node:path';
 import type { Sink } from '../core/sink.js';
 import type { FrameSource } from '../core/source.js';
 import { modelInputSize } from '../core/input-size.js';
-import { eachSourcePath, fileSafe, parseSinkUri, parseSourceUri, perSourcePath } from '../core/uri.js';
+import { eachSourcePath, fileSafe, parseSinkUri, parseSourceUri, perSourcePath, type SinkUri, type SourceUri } from '../core/uri.js';
 import { SegmentationEngine } from '../engine/engine.js';
 import { getManifest, isManifestPath } from '../engine/registry.js';
 import { createGraph, type PipelineHandle, type SinkBinding, type SourceBinding } from '../pipeline/graph.js';
@@ -62,8 +62,12 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
   try {
     const taken = new Set<string>();
     const entries = sourceEntries(config);
+    // Each URI is parsed once, here: the opener and the output check read the same descriptor.
+    const sourceUris: SourceUri[] = [];
     for (const [i, entry] of entries.entries()) {
-      const source = (i === 0 && opts.source) || openSource(entry.uri, { ...entry, log });
+      const uri = parseSourceUri(entry.uri);
+      sourceUris.push(uri);
+      const source = (i === 0 && opts.source) || openSource(uri, { ...entry, log });
       const id = uniqueId(entry.id ?? source.info.sourceId, taken);
       const policy = sourcePolicy(source.info, entry.live, (mode) => config.inFlight ?? defaultInFlight[mode]);
       sources.push({ source: id === source.info.sourceId ? source : renamed(source, id), policy });
@@ -74,26 +78,25 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
       for (const scale of [1, ...(config.tta ?? [])]) modelInputSize(manifest, source.info, config.inputHeight, scale, source.info.uri);
     }
     const ids = sources.map(({ source }) => source.info.sourceId);
-    const perSource = (uri: string, source: FrameSource) => perSourcePath(uri, source.info.sourceId);
     refuseCollisions(config.sinks, ids);
-    const sinkUris = config.sinks.flatMap((uri) => eachSourcePath(uri, ids));
+    const planned = plannedSinks(config.sinks, ids);
     const extra = (opts.outputs ?? []).flatMap((f) => eachSourcePath(f.path, ids).map((path) => ({ ...f, path })));
     // A model given as a manifest file is read too.
     const manifests = [config.model, config.drivableModel].filter((m): m is string => m !== undefined && isManifestPath(m)).map((path) => ({ path, what: 'model manifest' }));
-    outputs = claimOutputs(entries.map((e) => parseSourceUri(e.uri)), sinkUris.map(parseSinkUri), extra, [...(opts.inputs ?? []), ...manifests]);
-    for (const uri of config.sinks) {
-      if (uri.includes('{source}')) {
-        for (const { source } of sources) sinks.push({ sink: openSink(perSource(uri, source), deps), sourceId: source.info.sourceId });
-      } else {
-        const sink = openSink(uri, deps);
-        sinks.push({ sink });
-        if (sink.oneSource && sources.length > 1) {
-          throw new RoadsegError(`${sink.name} takes the frames of one source, and this run has ${sources.length}`, {
-            where: uri,
-            hint: 'put {source} in its path for one output per source, e.g. out/{source}.mp4',
-            exitCode: ExitCode.usage,
-          });
-        }
+    outputs = claimOutputs(sourceUris, planned.map((p) => p.uri), extra, [...(opts.inputs ?? []), ...manifests]);
+    for (const { template, uri, sourceId } of planned) {
+      const sink = openSink(uri, deps);
+      if (sourceId !== undefined) {
+        sinks.push({ sink, sourceId });
+        continue;
+      }
+      sinks.push({ sink });
+      if (sink.oneSource && sources.length > 1) {
+        throw new RoadsegError(`${sink.name} takes the frames of one source, and this run has ${sources.length}`, {
+          where: template,
+          hint: 'put {source} in its path for one output per source, e.g. out/{source}.mp4',
+          exitCode: ExitCode.usage,
+        });
       }
     }
     for (const sink of opts.sinks ?? []) sinks.push({ sink });
@@ -133,6 +136,20 @@ export async function createPipeline(input: PipelineConfigInput | PipelineConfig
   });
   stop = () => handle.stop();
   return Object.assign(handle, { config });
+}
+
+/** A sink the run opens: its URI parsed (once), and for a `{source}` template the one source it is for. */
+interface PlannedSink {
+  template: string;
+  uri: SinkUri;
+  sourceId?: string;
+}
+
+/** The config's sinks in order, a `{source}` template as one sink per source (in the sources' order). */
+function plannedSinks(templates: readonly string[], sourceIds: readonly string[]): PlannedSink[] {
+  return templates.flatMap((template) =>
+    template.includes('{source}') ? sourceIds.map((sourceId) => ({ template, uri: parseSinkUri(perSourcePath(template, sourceId)), sourceId })) : [{ template, uri: parseSinkUri(template) }],
+  );
 }
 
 /**

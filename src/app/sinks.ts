@@ -1,6 +1,6 @@
-/** Opens the sink a URI names (classified once, by src/core/uri.ts). */
+/** Opens the sink a URI names (classified once, by src/core/uri.ts; the parsed form is handed on, not parsed again). */
 import type { Sink } from '../core/sink.js';
-import { parseSinkUri } from '../core/uri.js';
+import { parseSinkUri, type SinkUri } from '../core/uri.js';
 import { ensureXdgRuntimeDir } from '../engine/devices.js';
 import { MqttSink } from '../sinks/mqtt.js';
 import { RedisStreamSink } from '../sinks/redis-stream.js';
@@ -22,8 +22,9 @@ export interface SinkDeps {
   videoQuality?: VideoQuality;
 }
 
-export function openSink(uri: string, deps: SinkDeps): Sink {
-  const parsed = parseSinkUri(uri);
+/** `sink`: a sink URI, or one parseSinkUri parsed already (the pipeline's: each URI is parsed once). */
+export function openSink(sink: SinkUri | string, deps: SinkDeps): Sink {
+  const parsed = typeof sink === 'string' ? parseSinkUri(sink) : sink;
   switch (parsed.kind) {
     case 'window':
       // Else Qt warns on the terminal ("QStandardPaths: XDG_RUNTIME_DIR not set") under xvfb-run, ssh or a service.
@@ -32,9 +33,9 @@ export function openSink(uri: string, deps: SinkDeps): Sink {
     case 'signal':
       return new SignalSink(parsed.path, { onReaderGone: deps.stdoutClosed });
     case 'websocket':
-      return new WebSocketSink(parsed.uri, { ...deps.serve, opacity: deps.opacity });
+      return new WebSocketSink(parsed, { ...deps.serve, opacity: deps.opacity });
     case 'metrics':
-      return new MetricsSink(parsed.uri, { token: deps.serve.token, requestTimeoutMs: deps.serve.heartbeatMs });
+      return new MetricsSink(parsed, { token: deps.serve.token, requestTimeoutMs: deps.serve.heartbeatMs });
     case 'mqtt':
       return new MqttSink(parsed.uri);
     case 'redis':

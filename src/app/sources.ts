@@ -1,16 +1,18 @@
-/** Opens the source a URI names (classified once, by src/core/uri.ts), windowed by start/duration/stride/loop. */
+/** Opens the source a URI names (classified once, by src/core/uri.ts; the parsed form is handed on), windowed by start/duration/stride/loop. */
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { ExitCode, RoadsegError } from '../util/errors.js';
 import type { FrameSource, SourceOptions } from '../core/source.js';
-import { parseSourceUri } from '../core/uri.js';
+import { parseSourceUri, type SourceUri } from '../core/uri.js';
 import { ImageFolderSource } from '../sources/image-folder.js';
 import { openCameraSource, openStreamSource } from '../sources/live.js';
 import { openVideoFile } from '../sources/video.js';
 import { windowed } from '../sources/frame-window.js';
 
-export function openSource(uri: string, opts: SourceOptions = {}): FrameSource {
-  const parsed = parseSourceUri(uri);
+/** `source`: a source URI, or one parseSourceUri parsed already (the pipeline's: each URI is parsed once). */
+export function openSource(source: SourceUri | string, opts: SourceOptions = {}): FrameSource {
+  const parsed = typeof source === 'string' ? parseSourceUri(source) : source;
+  const { uri } = parsed;
   switch (parsed.kind) {
     case 'camera':
       return windowed(openCameraSource(parsed.index, uri), opts);

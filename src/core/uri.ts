@@ -66,10 +66,19 @@ export type SinkUri =
   | { kind: 'window'; uri: string }
   /** `path` is '-' for standard output. */
   | { kind: 'signal'; uri: string; path: string }
-  | { kind: 'websocket' | 'metrics'; uri: string; host: string; port: number }
+  | ServerSinkUri<'websocket'>
+  | ServerSinkUri<'metrics'>
   /** A message broker: mqtt[s]://HOST:PORT/TOPIC or redis[s]://HOST:PORT/DB?stream=KEY (the sinks parse the rest). */
   | { kind: 'mqtt' | 'redis'; uri: string }
   | { kind: 'video'; uri: string; path: string };
+
+/** A sink that is a server (`ws://` or `metrics://`), parsed: where it listens; the host defaults to loopback, port 0 picks a free port. */
+export interface ServerSinkUri<K extends 'websocket' | 'metrics' = 'websocket' | 'metrics'> {
+  kind: K;
+  uri: string;
+  host: string;
+  port: number;
+}
 
 const anyScheme = /^[a-z][a-z0-9+.-]*:\/\//i;
 const sourceHint = `sources: a video file, an image file/folder/glob, camera:N, /dev/videoN, ${streamSchemes.map((s) => `${s}://`).join(', ')}`;
@@ -118,7 +127,7 @@ function parseServerAddress(uri: string): { host: string; port: number } {
  * `--serve` and `--metrics-port` values: `8080`, `:8080`, `0.0.0.0:8080` -> the websocket or
  * metrics sink (loopback unless a host is given).
  */
-export function serveSink(spec: string, kind: 'websocket' | 'metrics' = 'websocket'): SinkUri & { kind: 'websocket' | 'metrics' } {
+export function serveSink(spec: string, kind: 'websocket' | 'metrics' = 'websocket'): ServerSinkUri {
   const flag = kind === 'websocket' ? '--serve' : '--metrics-port';
   const m = /^(?:(.*):)?(\d+)$/.exec(spec);
   if (!m) throw new RoadsegError(`${flag} expects [host:]port, got "${spec}"`, { where: flag, hint: `e.g. ${flag} 8080 or ${flag} 0.0.0.0:8080`, exitCode: ExitCode.usage });
@@ -126,11 +135,14 @@ export function serveSink(spec: string, kind: 'websocket' | 'metrics' = 'websock
   return { kind, uri, ...parseServerAddress(uri) };
 }
 
-/** The address a server sink (`ws://` or `metrics://`) listens on; anything else is a usage error. */
-export function listenAddress(uri: string, kind: 'websocket' | 'metrics'): { host: string; port: number } {
+/**
+ * A server sink URI (`ws://` or `metrics://`) parsed as that kind; anything else is a usage error.
+ * For a server sink made from a string (tests, benchmarks): `openSink` hands on the one it parsed.
+ */
+export function parseServerSinkUri<K extends 'websocket' | 'metrics'>(uri: string, kind: K): ServerSinkUri<K> {
   const parsed = parseSinkUri(uri);
   if (parsed.kind !== kind) throw new RoadsegError(`not a ${kind} sink URI: ${uri}`, { where: `sink "${uri}"`, hint: kind === 'websocket' ? websocketHint : websocketHint.replaceAll('ws://', 'metrics://'), exitCode: ExitCode.usage });
-  return { host: parsed.host, port: parsed.port };
+  return parsed as ServerSinkUri<K>;
 }
 
 /** Query parameters that carry secrets (an access token in a stream or websocket URL). */

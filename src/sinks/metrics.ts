@@ -6,7 +6,7 @@
  */
 import type { PipelineContext, ProcessedFrame, Sink } from '../core/sink.js';
 import type { SignalMessage } from '../core/signal.js';
-import { listenAddress } from '../core/uri.js';
+import type { ServerSinkUri } from '../core/uri.js';
 import { AccessRules, HttpEndpoint } from './http-endpoint.js';
 import { LiveMetrics } from './live-metrics.js';
 
@@ -17,11 +17,12 @@ export class MetricsSink implements Sink {
   readonly listening: Promise<{ host: string; port: number }>;
   private readonly endpoint: HttpEndpoint;
 
-  constructor(
-    readonly uri: string,
-    opts: { token?: string | undefined; requestTimeoutMs: number; log?: (line: string) => void },
-  ) {
-    const { host, port } = listenAddress(uri, 'metrics');
+  readonly uri: string;
+
+  /** `target`: the `metrics://` URI as src/core/uri.ts parsed it (openSink's, or parseServerSinkUri). */
+  constructor(target: ServerSinkUri<'metrics'>, opts: { token?: string | undefined; requestTimeoutMs: number; log?: (line: string) => void }) {
+    const { uri, host, port } = target;
+    this.uri = uri;
     this.name = `metrics ${uri}`;
     this.log = opts.log ?? ((line: string) => process.stderr.write(`roadseg: ${line}\n`));
     this.endpoint = new HttpEndpoint({ host, port, requestTimeoutMs: opts.requestTimeoutMs, routes: this.metrics.routes(new AccessRules(opts.token)) });

@@ -18,7 +18,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { PipelineContext, ProcessedFrame, Sink } from '../core/sink.js';
 import { signalJson, type SignalMessage } from '../core/signal.js';
-import { listenAddress } from '../core/uri.js';
+import type { ServerSinkUri } from '../core/uri.js';
 import { packageRoot } from '../util/package.js';
 import { AccessRules, HttpEndpoint, refuseUpgrade, staticFiles, type Refusal } from './http-endpoint.js';
 import { LiveMetrics } from './live-metrics.js';
@@ -92,8 +92,12 @@ export class WebSocketSink implements Sink, SessionHost {
   /** The size of the latest class map sent (for `hello`). */
   private classMapGrid: { width: number; height: number } | undefined;
 
-  constructor(readonly uri: string, private readonly opts: WebSocketSinkOptions) {
-    const { host, port } = listenAddress(uri, 'websocket');
+  readonly uri: string;
+
+  /** `target`: the `ws://` URI as src/core/uri.ts parsed it (openSink's, or parseServerSinkUri). */
+  constructor(target: ServerSinkUri<'websocket'>, private readonly opts: WebSocketSinkOptions) {
+    const { uri, host, port } = target;
+    this.uri = uri;
     this.host = host;
     this.name = `websocket ${uri}`;
     this.maxBufferedBytes = opts.maxBufferedBytes;

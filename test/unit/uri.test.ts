@@ -1,6 +1,6 @@
 // The one URI parser: sources and sinks classified into typed descriptors, bad ones refused as usage errors.
 import { describe, expect, it } from 'vitest';
-import { parseSinkUri, parseSourceUri, perSourcePath, redactUri, serveSink, streamSourceId } from '../../src/core/uri.js';
+import { parseServerSinkUri, parseSinkUri, parseSourceUri, perSourcePath, redactUri, serveSink, streamSourceId } from '../../src/core/uri.js';
 import { RoadsegError } from '../../src/util/errors.js';
 
 const usageError = (f: () => unknown, message: RegExp) => {
@@ -48,6 +48,8 @@ describe('sink URIs', () => {
     expect(serveSink('0.0.0.0:81')).toMatchObject({ host: '0.0.0.0', port: 81 });
     for (const bad of ['ws://127.0.0.1', 'ws://127.0.0.1:70000', 'ws://127.0.0.1:80/path']) usageError(() => parseSinkUri(bad), /invalid websocket sink URI/);
     usageError(() => serveSink('host:'), /--serve expects/);
+    expect(parseServerSinkUri('metrics://:9100', 'metrics')).toEqual({ kind: 'metrics', uri: 'metrics://:9100', host: '127.0.0.1', port: 9100 });
+    usageError(() => parseServerSinkUri('metrics://127.0.0.1:9100', 'websocket'), /not a websocket sink URI/);
   });
 
   it('refuses an empty signal path, unknown schemes and file types', () => {
