@@ -5,14 +5,13 @@ import type { Pipeline } from '../app/open.js';
 import type { RunSummary } from '../pipeline/graph.js';
 import { defaultInFlight, defaults, maxInFlight, parseConfig, readConfigFile, withDefault, type PipelineConfig } from '../app/config.js';
 import { formatRoadSummary, type RoadSummary } from '../stages/road-stats.js';
-import { parseCorridor } from '../stages/drivable.js';
 import type { RoadReportSink } from '../sinks/report.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
 import { writeOutputFile } from '../util/output.js';
 import { interruptExitCode, onInterrupt, type Interrupt } from '../util/interrupts.js';
 import { addEngineOptions, addSignalOptions, signalConfig, type SignalFlags } from './common.js';
 import { videoQualities } from '../sinks/ffmpeg-encoder.js';
-import { intArg, numberArg, stderrLog } from './args.js';
+import { corridorArg, intArg, numberArg, stderrLog } from './args.js';
 import { frameCountText, isApproximate, plannedFrames, startProgressBar, startStatusLines, type Progress } from './progress.js';
 
 /** Flag name -> config key, for flags that map one to one. */
@@ -163,13 +162,7 @@ function buildConfig(source: string | undefined, sinkUris: string[], flags: RunF
   if (flags.serve) sinks.push(serveSink(flags.serve).uri);
   if (flags.metricsPort) sinks.push(serveSink(flags.metricsPort, 'metrics').uri);
   base.sinks = sinks;
-  if (flags.corridor) {
-    try {
-      base.corridor = parseCorridor(flags.corridor);
-    } catch (e) {
-      throw new RoadsegError(messageOf(e), { exitCode: ExitCode.usage });
-    }
-  }
+  if (flags.corridor) base.corridor = corridorArg(flags.corridor);
   const serve = { ...((base.serve as object | undefined) ?? {}) } as Record<string, unknown>;
   if (flags.token) serve.token = flags.token;
   if (flags.allowOrigin) serve.origins = flags.allowOrigin;

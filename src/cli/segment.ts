@@ -5,20 +5,19 @@ import { defaults, withDefault } from '../app/config.js';
 import { claimFiles } from '../app/outputs.js';
 import { Segmenter } from '../pipeline/segmenter.js';
 import type { EgoCorridor } from '../core/analysis.js';
-import { parseCorridor } from '../stages/drivable.js';
 import { encodeIndexedPng } from '../stages/indexed-png.js';
 import type { Rgb } from '../stages/palette.js';
 import { sampleLabels } from '../stages/labelmap.js';
 import { expandImageInputs } from '../core/uri.js';
 import { readImage } from '../sources/images.js';
 import { cv } from '../util/cv.js';
-import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
+import { ExitCode, RoadsegError } from '../util/errors.js';
 import { ensureWritableDir } from '../util/output.js';
 import { addEngineOptions, createEngine, hoodArg, stopBetweenImages, type EngineFlags } from './common.js';
 import { plural } from '../util/text.js';
 import type { HoodConfig } from '../app/config.js';
 import { hoodLine } from '../stages/hood.js';
-import { numberArg, stderrLog } from './args.js';
+import { corridorArg, numberArg, stderrLog } from './args.js';
 
 interface SegmentFlags extends EngineFlags {
   out: string;
@@ -36,7 +35,7 @@ export function registerSegment(program: Command): void {
       .argument('<inputs...>', 'image files, folders of images, or globs (dir/*.png)')
       .option('-o, --out <dir>', 'output folder', defaults.segmentOut)
       .option('--opacity <a>', 'class colour opacity in the overlay, 0..1', numberArg('--opacity', 0, 1), defaults.opacity)
-      .option('--corridor <spec>', withDefault('ego corridor: centerX,topY,bottomY,topWidth,bottomWidth as fractions', Object.values(defaults.corridor).join(',')), parseCorridorArg)
+      .option('--corridor <spec>', withDefault('ego corridor: centerX,topY,bottomY,topWidth,bottomWidth as fractions', Object.values(defaults.corridor).join(',')), corridorArg)
       .option('--no-hud', 'no text line on the overlay')
       .option('--hood <y>', 'the vehicle hood starts at this fraction of the height (default: no hood)', hoodArg),
   ).action(async (inputs: string[], flags: SegmentFlags) => {
@@ -113,12 +112,4 @@ function outputNames(files: readonly string[], out: string): Map<string, string>
     byStem.set(stem, file);
   }
   return new Map(files.map((file) => [file, basename(file, extname(file))]));
-}
-
-function parseCorridorArg(text: string): EgoCorridor {
-  try {
-    return parseCorridor(text);
-  } catch (e) {
-    throw new RoadsegError(messageOf(e), { exitCode: ExitCode.usage });
-  }
 }

@@ -4,9 +4,8 @@
  */
 import { Option, type Command } from 'commander';
 import { expandVideoInputs, openQueue, submitJobs, type JobOptions } from '../fleet/jobs.js';
-import { parseCorridor } from '../stages/drivable.js';
 import { ExitCode, RoadsegError, messageOf } from '../util/errors.js';
-import { intArg, numberArg } from './args.js';
+import { corridorArg, intArg, numberArg } from './args.js';
 
 type SubmitFlags = Omit<JobOptions, 'hud' | 'corridor' | 'video'> & {
   queue: string;
@@ -45,7 +44,7 @@ export function registerSubmit(program: Command): void {
         opacity: flags.opacity,
         ...(!flags.hud && { hud: false }),
         ...(!flags.video && { video: false }),
-        ...(flags.corridor && { corridor: corridorOf(flags.corridor) }),
+        ...(flags.corridor && { corridor: corridorArg(flags.corridor) }),
       };
       const files = expandVideoInputs(inputs);
       const queue = openQueue(redisUrl, flags.queue);
@@ -59,12 +58,4 @@ export function registerSubmit(program: Command): void {
         await queue.close();
       }
     });
-}
-
-function corridorOf(spec: string) {
-  try {
-    return parseCorridor(spec);
-  } catch (e) {
-    throw new RoadsegError(messageOf(e), { exitCode: ExitCode.usage });
-  }
 }

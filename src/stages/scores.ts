@@ -93,7 +93,11 @@ export class ProbabilityEma {
   }
 }
 
-/** Frames until a cell whose class flips outright (probability 1 -> 0) changes label. */
+/**
+ * Frames until a cell whose class flips outright (probability 1 -> 0) changes label, for a
+ * smoothing strength (`--smooth`): public API (src/index.ts), so that a library user can choose a
+ * strength by how many frames of lag a consumer tolerates.
+ */
 export function stepResponseFrames(strength: number): number {
   return strength <= 0 ? 1 : Math.max(1, Math.ceil(Math.log(0.5) / Math.log(strength)));
 }
