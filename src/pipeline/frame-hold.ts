@@ -4,6 +4,7 @@
  * takes its own hold with `retain`. The Mats are released once, when the last holder lets go.
  */
 import type { Mat } from '../util/cv.js';
+import { releaseMats } from '../util/mats.js';
 
 export interface FrameHold {
   /** Another holder; the function it returns lets go of that hold (a second call does nothing). */
@@ -28,9 +29,4 @@ export function holdFrame(mats: readonly Mat[]): FrameHold {
       };
     },
   };
-}
-
-/** Each distinct Mat released once (a step may pass its input on as its output). */
-export function releaseMats(mats: readonly Mat[]): void {
-  for (const m of new Set(mats)) m.release();
 }

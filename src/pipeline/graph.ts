@@ -28,7 +28,8 @@ import { LatestSinkDriver } from './latest-sink.js';
 import { GuardedSink } from './sink-guard.js';
 import { freshestPull, losslessPull, sourcePolicy, type Pull, type SourcePolicy } from './policy.js';
 import { BatchStats, RunStats, type StageName, type StatsSnapshot } from './stats.js';
-import { holdFrame, releaseMats } from './frame-hold.js';
+import { holdFrame } from './frame-hold.js';
+import { releaseMats } from '../util/mats.js';
 import { recordStep, type TimedStep } from './step-timing.js';
 
 export interface RunSummary extends StatsSnapshot {

@@ -1,4 +1,5 @@
-import { cv, releaseIntermediates, type Mat } from '../util/cv.js';
+import { cv, type Mat } from '../util/cv.js';
+import { releaseIntermediates } from '../util/mats.js';
 import type { EdgeSample, EgoCorridor, Hood } from '../core/analysis.js';
 import { heightOf, widthOf, type LabelMap } from '../core/labelmap.js';
 import { drivableTint, laneColour, overlayOpacity } from '../core/model.js';

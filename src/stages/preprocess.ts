@@ -1,5 +1,6 @@
 import ndarray from 'ndarray';
-import { cv, releaseIntermediates, type Mat } from '../util/cv.js';
+import { cv, type Mat } from '../util/cv.js';
+import { releaseIntermediates } from '../util/mats.js';
 import type { InputTensor } from '../core/model.js';
 import type { InputSize } from '../core/input-size.js';
 

@@ -2,7 +2,6 @@
  * The one place that loads the OpenCV binding. It must see its environment variables before it
  * loads (else it looks for its own OpenCV build and throws "No build found"), and its build helper
  * prints "Info:" lines on stdout unless silenced first; hence createRequire after setting both.
- * The helpers for the Mats' native memory live here too.
  */
 import { createRequire } from 'node:module';
 import type * as OpenCV from '@u4/opencv4nodejs';
@@ -20,12 +19,3 @@ const require = createRequire(import.meta.url);
 
 export const cv: typeof OpenCV.cv = (require('@u4/opencv4nodejs') as { cv: typeof OpenCV.cv }).cv;
 export type Mat = OpenCV.Mat;
-
-/**
- * Frees Mats made on the way, now rather than at the next garbage collection: V8 does not see
- * their size, so they would pile up, and fresh memory for every frame costs a page fault per 4 KiB
- * (releasing made resize + convert + copy of a 1280x720 frame 7x faster here).
- */
-export function releaseIntermediates(keep: Mat, ...mats: Mat[]): void {
-  for (const m of new Set(mats)) if (m !== keep) m.release();
-}

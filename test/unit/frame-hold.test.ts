@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { holdFrame, releaseMats } from '../../src/pipeline/frame-hold.js';
+import { holdFrame } from '../../src/pipeline/frame-hold.js';
+import { releaseMats } from '../../src/util/mats.js';
 import { recordStep } from '../../src/pipeline/step-timing.js';
 import type { Mat } from '../../src/util/cv.js';
 
