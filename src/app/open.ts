@@ -147,9 +147,10 @@ interface PlannedSink {
 
 /** The config's sinks in order, a `{source}` template as one sink per source (in the sources' order). */
 function plannedSinks(templates: readonly string[], sourceIds: readonly string[]): PlannedSink[] {
-  return templates.flatMap((template) =>
-    template.includes('{source}') ? sourceIds.map((sourceId) => ({ template, uri: parseSinkUri(perSourcePath(template, sourceId)), sourceId })) : [{ template, uri: parseSinkUri(template) }],
-  );
+  return templates.flatMap((template) => {
+    const perSource = template.includes('{source}');
+    return eachSourcePath(template, sourceIds).map((path, i) => ({ template, uri: parseSinkUri(path), ...(perSource && { sourceId: sourceIds[i]! }) }));
+  });
 }
 
 /**

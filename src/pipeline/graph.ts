@@ -449,8 +449,7 @@ export function createGraph(parts: GraphParts): PipelineHandle {
           } catch (e) {
             sinkFailed(lane, current, frame.meta, e);
           }
-          frame.timings.sinksMs = performance.now() - t0;
-          sample(lane, 'sinks', frame.timings.sinksMs);
+          recordStep(frame.timings, 'sinks', t0, (n, ms) => sample(lane, n, ms));
           return { frame, letGo, lane };
         }),
         tap(({ frame, letGo, lane }) => {

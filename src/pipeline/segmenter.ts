@@ -69,7 +69,7 @@ interface SourceState {
   saidUnsettled: boolean;
 }
 
-/** The steps of one frame the segmenter times itself (the graph times them the same way: step-timing.ts). */
+/** The steps `segment` times when it runs a frame alone: the same FrameTimings fields the graph fills per step. */
 export type StepTimings = Pick<FrameTimings, 'preprocessMs' | 'inferMs' | 'analyseMs' | 'renderMs'>;
 
 export interface SegmentResult {
