@@ -51,10 +51,37 @@ export function signalOfClip(clip: string, extraArgs: string[] = []): string[] {
   }
 }
 
-/** The first line where two signals differ (1-based), or undefined when they are equal. */
-export function firstDifference(actual: string[], expected: string[]): { line: number; actual?: string; expected?: string } | undefined {
+/**
+ * How far a number of the signal may move where floating point differs by machine (another CPU's
+ * kernels in onnxruntime can flip a label on a boundary pixel): percentages 0.05 points, other
+ * figures 0.005 or a thousandth of their size, whichever is larger. Everything else exactly.
+ */
+export const machineTolerance = { pct: 0.05, abs: 0.005, rel: 1e-3 } as const;
+
+function close(a: unknown, b: unknown, key: string): boolean {
+  if (typeof a === 'number' && typeof b === 'number') {
+    const t = key.endsWith('Pct') ? machineTolerance.pct : Math.max(machineTolerance.abs, machineTolerance.rel * Math.abs(b));
+    return Math.abs(a - b) <= t;
+  }
+  if (Array.isArray(a) && Array.isArray(b)) return a.length === b.length && a.every((x, i) => close(x, b[i], key));
+  if (a && b && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a) && !Array.isArray(b)) {
+    const ka = Object.keys(a);
+    const kb = Object.keys(b);
+    return ka.length === kb.length && ka.every((k, i) => k === kb[i] && close((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k], k));
+  }
+  return a === b;
+}
+
+/**
+ * The first line where two signals differ (1-based), or undefined when they are equal: as text
+ * (this machine's refactor check), or `tolerant` within `machineTolerance` (a test on any machine).
+ */
+export function firstDifference(actual: string[], expected: string[], tolerant = false): { line: number; actual?: string; expected?: string } | undefined {
   for (let i = 0; i < Math.max(actual.length, expected.length); i++) {
-    if (actual[i] !== expected[i]) return { line: i + 1, actual: actual[i], expected: expected[i] };
+    const a = actual[i];
+    const e = expected[i];
+    const same = a === e || (tolerant && a !== undefined && e !== undefined && close(JSON.parse(a), JSON.parse(e), ''));
+    if (!same) return { line: i + 1, actual: a, expected: e };
   }
   return undefined;
 }
